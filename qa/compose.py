@@ -1,0 +1,128 @@
+"""Extractive composition: pick the few sentences that answer, cite each, or refuse.
+
+Deterministic and offline: sentences of the top passages are scored by the cosine similarity of their
+(index-time) embeddings to the question; the best few within a word budget are quoted in document
+order, each followed by its marker [n]. Interrogative sentences are never evidence: in an interview the
+interviewer's question resembles the user's question most, yet answers nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa import prompts
+from qa.settings import ComposeSettings
+from qa.types import Citation, Passage
+from vectorstore.store import IndexData
+
+_MIN_WORDS = 4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    passage: Passage
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Composition:
+    text: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    best_score: float
+    note: str | None
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def candidates(
+    query_vector: np.ndarray,
+    passages: list[Passage],
+    data: IndexData,
+    chunk_rows: dict[str, int],
+    sentence_rows: dict[tuple[str, int], int],
+    top_passages: int,
+) -> list[Candidate]:
+    """Sentences of the first `top_passages` passages, scored against the question, best first."""
+    found: dict[tuple[str, int], Candidate] = {}
+    for passage in passages[:top_passages]:
+        chunk = data.chunks[chunk_rows[passage.chunk_id]]
+        doc_text = data.documents[chunk.doc_id].text
+        for span in chunk.sentences:
+            key = (chunk.doc_id, span.start)
+            text = doc_text[span.start : span.end]
+            if key in found or text.rstrip("\"'”’»)] ").endswith("?") or word_count(text) < _MIN_WORDS:
+                continue
+            row = sentence_rows.get(key)
+            if row is None:
+                continue
+            score = float(data.sentence_vectors[row] @ query_vector)
+            found[key] = Candidate(passage, chunk.doc_id, span.start, span.end, text, score)
+    return sorted(found.values(), key=lambda c: (-c.score, c.passage.rank, c.start))
+
+
+def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate]:
+    """The best sentence, then those close to it in score, within the sentence and word budgets."""
+    if not ranked:
+        return []
+    best = ranked[0]
+    chosen = [best]
+    words = word_count(best.text)
+    for cand in ranked[1:]:
+        if len(chosen) >= settings.max_sentences or cand.score < best.score - settings.margin:
+            break
+        if words + word_count(cand.text) > settings.max_words:
+            continue
+        chosen.append(cand)
+        words += word_count(cand.text)
+    # Coherent order: documents by their best sentence, sentences in reading order within each.
+    doc_order = {c.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
+    return sorted(chosen, key=lambda c: (doc_order[c.doc_id], c.start))
+
+
+def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
+    """Number the chosen sentences [1], [2], ... in answer order, each tied to its passage."""
+    citations = []
+    for n, cand in enumerate(chosen, start=1):
+        p = cand.passage
+        offset = p.text.find(cand.text)
+        citations.append(
+            Citation(
+                n=n,
+                source=p.source,
+                title=p.title,
+                date=p.date,
+                publisher=p.publisher,
+                language=p.language,
+                chunk_id=p.chunk_id,
+                quote=cand.text,
+                passage=p.text,
+                quote_start=max(offset, 0),
+                quote_end=max(offset, 0) + len(cand.text),
+                score=cand.score,
+            )
+        )
+    return tuple(citations)
+
+
+def compose(
+    language: str,
+    ranked: list[Candidate],
+    settings: ComposeSettings,
+) -> Composition:
+    """The extractive answer, or the refusal when the best evidence is too weak."""
+    best_score = ranked[0].score if ranked else float("-inf")
+    if best_score < settings.refuse_below:
+        return Composition(prompts.refusal(language), True, (), best_score, None)
+    citations = cite(select(ranked, settings))
+    body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
+    note = prompts.source_language_note(language, [c.language or "" for c in citations])
+    return Composition(body, False, citations, best_score, note)

@@ -1,0 +1,85 @@
+"""The loaded state an answer needs: the index, its lexical twin and the embedder, once per process.
+
+`get_engine(settings)` returns the same Engine for the same index folder and model until the index's
+manifest changes on disk (a rebuild or an upload), then loads the new generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.lexical import LexicalIndex
+from qa.settings import Settings
+from vectorstore import store
+from vectorstore.chunking import ChunkingSettings
+from vectorstore.cleaning import CLEANING_VERSION
+from vectorstore.embedding import Embedder, SentenceTransformerEmbedder
+from vectorstore.store import Fingerprint, IndexData
+
+
+@dataclass
+class Engine:
+    data: IndexData
+    lexical: LexicalIndex
+    embedder: Embedder
+    chunk_rows: dict[str, int]
+    sentence_rows: dict[tuple[str, int], int]
+    index_dir: Path
+    manifest_mtime: int
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> Engine:
+        expected = Fingerprint(
+            embedder.model_id, embedder.fingerprint, embedder.dimension, chunking.model_dump(), CLEANING_VERSION
+        )
+        mtime = _manifest_mtime(index_dir)
+        data = store.load(index_dir, expected)
+        return cls(
+            data=data,
+            lexical=LexicalIndex([c.text for c in data.chunks]),
+            embedder=embedder,
+            chunk_rows={c.id: i for i, c in enumerate(data.chunks)},
+            sentence_rows=data.sentence_row(),
+            index_dir=index_dir,
+            manifest_mtime=mtime,
+        )
+
+    def status(self) -> str:
+        counts = self.data.manifest.get("counts", {})
+        return (
+            f"{counts.get('documents', 0)} documents, {counts.get('chunks', 0)} chunks, "
+            f"model {self.data.fingerprint.model_id}"
+        )
+
+
+def _manifest_mtime(index_dir: Path) -> int:
+    try:
+        return (index_dir / store.MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
+_lock = threading.Lock()
+_engines: dict[tuple[Path, str, int | None], Engine] = {}
+
+
+def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
+    """The process-wide Engine for these settings, reloaded when the index on disk changes."""
+    index_dir = settings.resolved_index_dir
+    key = (index_dir.resolve(), settings.embedding.model, settings.embedding.dimension)
+    with _lock:
+        engine = _engines.get(key)
+        if engine is not None and engine.manifest_mtime == _manifest_mtime(index_dir):
+            return engine
+        if embedder is None:
+            embedder = engine.embedder if engine else SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+        engine = Engine.load(index_dir, embedder, settings.chunking)
+        _engines[key] = engine
+        return engine
+
+
+def clear_engines() -> None:
+    with _lock:
+        _engines.clear()

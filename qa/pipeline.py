@@ -1,0 +1,64 @@
+"""`answer(question, settings)`: validate, retrieve, compose, time each stage."""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+
+from qa import prompts
+from qa.compose import candidates, compose
+from qa.engine import Engine, get_engine
+from qa.retrieval import retrieve
+from qa.settings import Settings
+from qa.types import Answer
+from vectorstore.errors import BadQuestion
+from vectorstore.language import detect_language
+
+MAX_QUESTION_CHARS = 10_000
+MODE_EXTRACTIVE = "extractive"
+
+
+def validate_question(question: str) -> str:
+    """The question with outer whitespace removed, or BadQuestion with a one-line reason."""
+    if not isinstance(question, str) or not question.strip():
+        raise BadQuestion("The question is empty; ask something, e.g. \"What was offered at Istanbul?\"")
+    if len(question) >= MAX_QUESTION_CHARS:
+        raise BadQuestion(f"The question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}.")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in question):
+        raise BadQuestion("The question contains control characters; remove them and ask again.")
+    return " ".join(question.split())
+
+
+def answer(question: str, settings: Settings, *, k: int | None = None, engine: Engine | None = None) -> Answer:
+    """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ..."""
+    started = time.perf_counter()
+    question = validate_question(question)
+    engine = engine or get_engine(settings)
+    language = prompts.ui_language(detect_language(question))
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    query_vector = engine.embedder.embed_queries([question])[0]
+    timings["embed"] = (time.perf_counter() - t0) * 1000
+    passages = retrieve(question, query_vector, engine.data, engine.lexical, settings.retrieval, k, timings)
+
+    t1 = time.perf_counter()
+    ranked = candidates(
+        query_vector, passages, engine.data, engine.chunk_rows, engine.sentence_rows,
+        settings.compose.top_passages,
+    )
+    result = compose(language, ranked, settings.compose)
+    timings["compose"] = (time.perf_counter() - t1) * 1000
+    timings["total"] = (time.perf_counter() - started) * 1000
+    return Answer(
+        question=question,
+        text=result.text,
+        refused=result.refused,
+        mode=MODE_EXTRACTIVE,
+        language=language,
+        citations=result.citations,
+        passages=tuple(passages),
+        closest=tuple(passages[:3]) if result.refused else (),
+        note=result.note,
+        timings_ms=timings,
+    )

@@ -1,0 +1,61 @@
+"""Hybrid retrieval: dense FAISS search and BM25, fused by reciprocal rank, one passage per chunk."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from qa.fusion import reciprocal_rank_fusion
+from qa.lexical import LexicalIndex
+from qa.settings import RetrievalSettings
+from qa.types import Passage
+from vectorstore import faiss_index
+from vectorstore.store import IndexData
+
+
+def retrieve(
+    question: str,
+    query_vector: np.ndarray,
+    data: IndexData,
+    lexical: LexicalIndex,
+    settings: RetrievalSettings,
+    k: int | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[Passage]:
+    """The top-`k` passages for a question whose embedding is `query_vector` (shape (d,))."""
+    k = k or settings.k
+    if not data.chunks:
+        return []
+    t0 = time.perf_counter()
+    _, ids = faiss_index.search(data.faiss, query_vector[None, :], settings.candidates)
+    dense_ranking = [int(i) for i in ids[0] if i >= 0]
+    t1 = time.perf_counter()
+    bm25 = lexical.scores(question)
+    top = np.argsort(-bm25, kind="stable")[: settings.candidates]
+    lexical_ranking = [int(i) for i in top if bm25[i] > 0]
+    t2 = time.perf_counter()
+    fused = reciprocal_rank_fusion([dense_ranking, lexical_ranking], k=settings.rrf_k)[:k]
+    passages = []
+    for rank, (row, score) in enumerate(fused, start=1):
+        chunk = data.chunks[row]
+        meta = data.documents[chunk.doc_id].meta
+        passages.append(
+            Passage(
+                rank=rank,
+                chunk_id=chunk.id,
+                source=chunk.doc_id,
+                title=meta.title,
+                date=meta.date,
+                publisher=meta.publisher,
+                language=meta.language,
+                text=chunk.text,
+                score=score,
+                dense=float(data.chunk_vectors[row] @ query_vector),
+            )
+        )
+    if timings is not None:
+        timings["dense_search"] = (t1 - t0) * 1000
+        timings["lexical_search"] = (t2 - t1) * 1000
+        timings["fusion"] = (time.perf_counter() - t2) * 1000
+    return passages

@@ -1,0 +1,94 @@
+"""What the answering side returns: passages, citations and the answer, each with `to_dict`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with what a reader needs to judge it."""
+
+    rank: int
+    chunk_id: str
+    source: str  # the document's file name
+    title: str
+    date: str | None
+    publisher: str | None
+    language: str | None
+    text: str
+    score: float  # fused retrieval score
+    dense: float  # cosine similarity to the question
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "title": self.title,
+            "date": self.date,
+            "score": round(self.score, 6),
+            "dense": round(self.dense, 6),
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Marker [n] in the answer: the quoted sentence, its passage and its document."""
+
+    n: int
+    source: str
+    title: str
+    date: str | None
+    publisher: str | None
+    language: str | None
+    chunk_id: str
+    quote: str
+    passage: str
+    quote_start: int  # offsets of the quote inside `passage`, for highlighting
+    quote_end: int
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "source": self.source,
+            "title": self.title,
+            "date": self.date,
+            "publisher": self.publisher,
+            "language": self.language,
+            "chunk_id": self.chunk_id,
+            "quote": self.quote,
+            "passage": self.passage,
+            "score": round(self.score, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    mode: str
+    language: str
+    citations: tuple[Citation, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    closest: tuple[Passage, ...] = ()  # shown on refusal as "closest matches", never as citations
+    note: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "mode": self.mode,
+            "language": self.language,
+            "note": self.note,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "closest_matches": [p.to_dict() for p in self.closest],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

@@ -1,0 +1,240 @@
+"""The on-disk index: FAISS vectors, JSONL chunk store and a manifest that says what built it.
+
+Layout of an index folder (no pickle anywhere; numpy arrays are saved with allow_pickle=False):
+
+    manifest.json                 written last, atomically: the only pointer to a generation
+    documents-<gen>.jsonl         one document per line: id, metadata, content hash, cleaned text
+    chunks-<gen>.jsonl            one chunk per line, line i = FAISS id i
+    sentences-<gen>.jsonl         one sentence span per line, line i = sentence vector i
+    chunk_vectors-<gen>.npy       float32 (n_chunks, dim), kept so unchanged documents are never re-embedded
+    sentence_vectors-<gen>.npy    float32 (n_sentences, dim)
+    vectors-<gen>.faiss           faiss.write_index of the chunk vectors
+
+A build writes a new generation beside the old one and only then replaces `manifest.json`, so a build
+killed at any point leaves the previous index readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from vectorstore import faiss_index
+from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
+from vectorstore.types import Chunk, DocMeta, Document
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+_PARTS = ("documents", "chunks", "sentences", "chunk_vectors", "sentence_vectors", "vectors")
+_SUFFIX = {"documents": ".jsonl", "chunks": ".jsonl", "sentences": ".jsonl", "vectors": ".faiss"}
+
+
+@dataclass(frozen=True)
+class SentenceRef:
+    """A sentence of a document, by offsets into its cleaned text."""
+
+    doc_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What an index must agree with to be read: the model and how text was prepared."""
+
+    model_id: str
+    model_checksum: str
+    dimension: int
+    chunking: dict[str, Any]
+    cleaning_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "model_checksum": self.model_checksum,
+            "dimension": self.dimension,
+            "chunking": self.chunking,
+            "cleaning_version": self.cleaning_version,
+        }
+
+
+@dataclass
+class IndexData:
+    """A whole index in memory: documents, chunks, sentences, their vectors and the FAISS index."""
+
+    fingerprint: Fingerprint
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    sentences: list[SentenceRef]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+    faiss: faiss.Index
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def sentence_row(self) -> dict[tuple[str, int], int]:
+        """Map (doc_id, start) → sentence vector row."""
+        return {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    return f"rebuild it with: citeqa index --rebuild --index-dir {index_dir}"
+
+
+def _file_name(part: str, generation: str) -> str:
+    return f"{part}-{generation}{_SUFFIX.get(part, '.npy')}"
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Write `data` as generation `generation`, then point `manifest.json` at it atomically.
+
+    Returns the manifest written. Files of other generations are left for `prune` to remove.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    files = {part: _file_name(part, generation) for part in _PARTS}
+    docs = [
+        {
+            "doc_id": d.doc_id,
+            "meta": d.meta.to_dict(),
+            "content_hash": d.content_hash,
+            "text": d.text,
+        }
+        for d in data.documents.values()
+    ]
+    _write_jsonl(index_dir / files["documents"], docs)
+    _write_jsonl(index_dir / files["chunks"], [c.to_dict() for c in data.chunks])
+    _write_jsonl(
+        index_dir / files["sentences"],
+        [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in data.sentences],
+    )
+    np.save(index_dir / files["chunk_vectors"], data.chunk_vectors.astype(np.float32), allow_pickle=False)
+    np.save(
+        index_dir / files["sentence_vectors"], data.sentence_vectors.astype(np.float32), allow_pickle=False
+    )
+    faiss_index.write(data.faiss, index_dir / files["vectors"])
+    for name in files.values():
+        with (index_dir / name).open("rb") as fh:
+            os.fsync(fh.fileno())
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "generation": generation,
+        **data.fingerprint.to_dict(),
+        "faiss": faiss_index.index_kind(data.faiss),
+        "counts": {
+            "documents": len(data.documents),
+            "chunks": len(data.chunks),
+            "sentences": len(data.sentences),
+        },
+        "documents": {d.doc_id: {"content_hash": d.content_hash} for d in data.documents.values()},
+        "files": {part: {"name": name, "bytes": (index_dir / name).stat().st_size} for part, name in files.items()},
+        **extra,
+    }
+    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, ensure_ascii=False, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, index_dir / MANIFEST)
+    _fsync_dir(index_dir)
+    return manifest
+
+
+def prune(index_dir: Path, keep_generation: str) -> None:
+    """Remove files of generations other than `keep_generation` and stray temporary files."""
+    for path in index_dir.iterdir():
+        stem = path.name.rsplit(".", 1)[0]
+        is_part = any(stem.startswith(f"{part}-") for part in _PARTS)
+        if (is_part and not stem.endswith(f"-{keep_generation}")) or path.name.startswith(".manifest-"):
+            path.unlink(missing_ok=True)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    """The manifest of `index_dir`, or IndexNotBuilt / IndexCorrupt with a one-line message."""
+    path = index_dir / MANIFEST
+    if not path.is_file():
+        if index_dir.is_dir() and any(index_dir.iterdir()):
+            raise IndexCorrupt(f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}")
+        raise IndexNotBuilt(f"No index at {index_dir}; build it with: citeqa index --index-dir {index_dir}")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(manifest, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError) as err:
+        raise IndexCorrupt(f"{path} is unreadable ({err}); {rebuild_hint(index_dir)}") from None
+    return manifest
+
+
+def check_compatible(manifest: dict[str, Any], expected: Fingerprint, index_dir: Path) -> None:
+    """Refuse an index built by another format, model, dimension or text preparation."""
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"Index at {index_dir} has format version {version}, this citeqa reads {FORMAT_VERSION}; "
+            f"{rebuild_hint(index_dir)}"
+        )
+    built = (manifest.get("model_id"), manifest.get("model_checksum"), manifest.get("dimension"))
+    wanted = (expected.model_id, expected.model_checksum, expected.dimension)
+    if built != wanted:
+        raise IndexMismatch(
+            f"Index at {index_dir} was built with model {built[0]} (dim {built[2]}), settings ask for "
+            f"{wanted[0]} (dim {wanted[2]}); {rebuild_hint(index_dir)}"
+        )
+
+
+def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
+    """Read the generation `manifest.json` points at, checking sizes, counts and compatibility."""
+    manifest = read_manifest(index_dir)
+    if expected is not None:
+        check_compatible(manifest, expected, index_dir)
+    try:
+        files = {part: index_dir / manifest["files"][part]["name"] for part in _PARTS}
+        for part, path in files.items():
+            if path.stat().st_size != manifest["files"][part]["bytes"]:
+                raise ValueError(f"{path.name} has changed size")
+        docs = {}
+        for row in _read_jsonl(files["documents"]):
+            meta = DocMeta.from_dict(row["meta"])
+            docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"])
+        chunks = [Chunk.from_dict(row) for row in _read_jsonl(files["chunks"])]
+        sents = [SentenceRef(r["doc_id"], r["start"], r["end"]) for r in _read_jsonl(files["sentences"])]
+        chunk_vectors = np.load(files["chunk_vectors"], allow_pickle=False)
+        sentence_vectors = np.load(files["sentence_vectors"], allow_pickle=False)
+        index = faiss_index.read(files["vectors"])
+        fingerprint = Fingerprint(
+            manifest["model_id"],
+            manifest["model_checksum"],
+            manifest["dimension"],
+            manifest["chunking"],
+            manifest["cleaning_version"],
+        )
+        if not (index.ntotal == len(chunks) == chunk_vectors.shape[0]) or len(sents) != sentence_vectors.shape[0]:
+            raise ValueError("row counts disagree")
+    except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
+        raise IndexCorrupt(f"Index at {index_dir} is damaged ({err}); {rebuild_hint(index_dir)}") from None
+    return IndexData(fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest)
+
