@@ -63,7 +63,7 @@ def fingerprint_for(embedder: Embedder, chunking: ChunkingSettings) -> Fingerpri
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold an exclusive lock on the index folder, or raise IndexBusy at once."""
     index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("w") as fh:
+    with (index_dir / ".lock").open("a") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

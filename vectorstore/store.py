@@ -177,7 +177,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     """The manifest of `index_dir`, or IndexNotBuilt / IndexCorrupt with a one-line message."""
     path = index_dir / MANIFEST
     if not path.is_file():
-        if index_dir.is_dir() and any(index_dir.iterdir()):
+        if index_dir.is_dir() and any(not p.name.startswith(".") for p in index_dir.iterdir()):
             raise IndexCorrupt(f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}")
         raise IndexNotBuilt(f"No index at {index_dir}; build it with: citeqa index --index-dir {index_dir}")
     try:
