@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", help="write one JSON record per question here")
     p.add_argument("--baseline", action="store_true", help="also run the plain LangChain pipeline")
+    p.add_argument("--mode", choices=["extractive"], default="extractive", help="how answers are composed")
+    p.add_argument("--docs", default="seeds", help="documents the baseline indexes (default: seeds)")
     common(p)
     p.set_defaults(func=cmd_eval)
 
