@@ -1,0 +1,8 @@
+"""`python app.py [--host H] [--port P] [--auth USER:PASS] [--index-dir DIR]`, same as `citeqa serve`."""
+
+import sys
+
+from qa.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["serve", *sys.argv[1:]]))
