@@ -3,7 +3,7 @@
 Deterministic and offline: sentences of the top passages are scored by the cosine similarity of their
 (index-time) embeddings to the question; the best few within a word budget are quoted in document
 order, each followed by its marker [n]. Interrogative sentences are never evidence: in an interview the
-interviewer's question resembles the user's question most, yet answers nothing.
+interviewer's question resembles the user's question most, yet answers nothing (see `qa.evidence`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from qa import prompts
 from qa.settings import ComposeSettings
 from qa.types import Citation, Passage
 from vectorstore.store import IndexData
-
-_MIN_WORDS = 4
 
 
 @dataclass(frozen=True)
@@ -44,28 +42,25 @@ def word_count(text: str) -> int:
 
 
 def candidates(
-    query_vector: np.ndarray,
+    scores: np.ndarray,
     passages: list[Passage],
     data: IndexData,
     chunk_rows: dict[str, int],
     sentence_rows: dict[tuple[str, int], int],
-    top_passages: int,
+    settings: ComposeSettings,
 ) -> list[Candidate]:
-    """Sentences of the first `top_passages` passages, scored against the question, best first."""
+    """Usable sentences of the first `top_passages` passages with their evidence scores, best first."""
     found: dict[tuple[str, int], Candidate] = {}
-    for passage in passages[:top_passages]:
+    for passage in passages[: settings.top_passages]:
         chunk = data.chunks[chunk_rows[passage.chunk_id]]
         doc_text = data.documents[chunk.doc_id].text
         for span in chunk.sentences:
             key = (chunk.doc_id, span.start)
-            text = doc_text[span.start : span.end]
-            if key in found or text.rstrip("\"'”’»)] ").endswith("?") or word_count(text) < _MIN_WORDS:
-                continue
             row = sentence_rows.get(key)
-            if row is None:
+            if key in found or row is None or not np.isfinite(scores[row]):
                 continue
-            score = float(data.sentence_vectors[row] @ query_vector)
-            found[key] = Candidate(passage, chunk.doc_id, span.start, span.end, text, score)
+            text = doc_text[span.start : span.end]
+            found[key] = Candidate(passage, chunk.doc_id, span.start, span.end, text, float(scores[row]))
     return sorted(found.values(), key=lambda c: (-c.score, c.passage.rank, c.start))
 
 
@@ -79,6 +74,9 @@ def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate
     for cand in ranked[1:]:
         if len(chosen) >= settings.max_sentences or cand.score < best.score - settings.margin:
             break
+        # Another document must be nearly as good as the best to be cited beside it.
+        if cand.doc_id != best.doc_id and cand.score < best.score - settings.other_document_margin:
+            continue
         if words + word_count(cand.text) > settings.max_words:
             continue
         chosen.append(cand)

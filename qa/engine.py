@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.evidence import Evidence
 from qa.lexical import LexicalIndex
 from qa.settings import Settings
 from vectorstore import store
@@ -26,6 +27,7 @@ class Engine:
     embedder: Embedder
     chunk_rows: dict[str, int]
     sentence_rows: dict[tuple[str, int], int]
+    evidence: Evidence
     index_dir: Path
     manifest_mtime: int
 
@@ -42,6 +44,7 @@ class Engine:
             embedder=embedder,
             chunk_rows={c.id: i for i, c in enumerate(data.chunks)},
             sentence_rows=data.sentence_row(),
+            evidence=Evidence.from_index(data),
             index_dir=index_dir,
             manifest_mtime=mtime,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import unicodedata
 
+import numpy as np
+
 from qa import prompts
 from qa.compose import candidates, compose
 from qa.engine import Engine, get_engine
@@ -34,22 +36,37 @@ def answer(question: str, settings: Settings, *, k: int | None = None, engine: E
     started = time.perf_counter()
     question = validate_question(question)
     engine = engine or get_engine(settings)
-    language = prompts.ui_language(detect_language(question))
-    timings: dict[str, float] = {}
-
     t0 = time.perf_counter()
     query_vector = engine.embedder.embed_queries([question])[0]
-    timings["embed"] = (time.perf_counter() - t0) * 1000
-    passages = retrieve(question, query_vector, engine.data, engine.lexical, settings.retrieval, k, timings)
+    timings = {"embed": (time.perf_counter() - t0) * 1000}
+    result = answer_from_vector(question, query_vector, engine, settings, k=k, timings=timings)
+    timings["total"] = (time.perf_counter() - started) * 1000
+    return result
 
-    t1 = time.perf_counter()
-    ranked = candidates(
-        query_vector, passages, engine.data, engine.chunk_rows, engine.sentence_rows,
-        settings.compose.top_passages,
+
+def answer_from_vector(
+    question: str,
+    query_vector: np.ndarray,
+    engine: Engine,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    timings: dict[str, float] | None = None,
+) -> Answer:
+    """The answer for a validated question whose embedding is known (calibration reuses vectors)."""
+    timings = {} if timings is None else timings
+    language = prompts.ui_language(detect_language(question))
+    t0 = time.perf_counter()
+    scores = engine.evidence.scores(query_vector, engine.data.sentence_vectors, settings.compose)
+    timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
+    passages = retrieve(
+        question, query_vector, engine.data, engine.lexical, scores, engine.evidence.sentence_chunk,
+        settings.retrieval, k, timings,
     )
+    t1 = time.perf_counter()
+    ranked = candidates(scores, passages, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose)
     result = compose(language, ranked, settings.compose)
     timings["compose"] = (time.perf_counter() - t1) * 1000
-    timings["total"] = (time.perf_counter() - started) * 1000
     return Answer(
         question=question,
         text=result.text,

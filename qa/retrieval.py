@@ -1,4 +1,8 @@
-"""Hybrid retrieval: dense FAISS search and BM25, fused by reciprocal rank, one passage per chunk."""
+"""Hybrid retrieval: three rankings of chunks fused by reciprocal rank, one passage per chunk.
+
+Dense: FAISS search of chunk vectors. Sentences: chunks ranked by their best sentence's evidence score
+(a precise sentence is not drowned by the rest of a long chunk). Lexical: BM25 over stemmed words.
+"""
 
 from __future__ import annotations
 
@@ -19,23 +23,33 @@ def retrieve(
     query_vector: np.ndarray,
     data: IndexData,
     lexical: LexicalIndex,
+    sentence_scores: np.ndarray,
+    sentence_chunk: np.ndarray,
     settings: RetrievalSettings,
     k: int | None = None,
     timings: dict[str, float] | None = None,
 ) -> list[Passage]:
-    """The top-`k` passages for a question whose embedding is `query_vector` (shape (d,))."""
+    """The top-`k` passages for a question whose embedding is `query_vector` (shape (d,)).
+
+    `sentence_scores` are the evidence scores of all sentences (see `qa.evidence`), `sentence_chunk`
+    the chunk row of each sentence.
+    """
     k = k or settings.k
     if not data.chunks:
         return []
     t0 = time.perf_counter()
     _, ids = faiss_index.search(data.faiss, query_vector[None, :], settings.candidates)
     dense_ranking = [int(i) for i in ids[0] if i >= 0]
+    best_sentences = np.argsort(-sentence_scores, kind="stable")[: settings.candidates * 2]
+    sentence_ranking = [int(sentence_chunk[i]) for i in best_sentences if np.isfinite(sentence_scores[i])]
     t1 = time.perf_counter()
     bm25 = lexical.scores(question)
     top = np.argsort(-bm25, kind="stable")[: settings.candidates]
     lexical_ranking = [int(i) for i in top if bm25[i] > 0]
     t2 = time.perf_counter()
-    fused = reciprocal_rank_fusion([dense_ranking, lexical_ranking], k=settings.rrf_k)[:k]
+    fused = reciprocal_rank_fusion(
+        [dense_ranking, sentence_ranking, lexical_ranking], k=settings.rrf_k
+    )[:k]
     passages = []
     for rank, (row, score) in enumerate(fused, start=1):
         chunk = data.chunks[row]

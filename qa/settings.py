@@ -29,7 +29,14 @@ class ComposeSettings(BaseModel):
     max_sentences: int = Field(3, ge=1, description="Evidence sentences in an answer at most.")
     max_words: int = Field(70, ge=10, description="Word budget for the quoted sentences of an answer.")
     margin: float = Field(0.08, ge=0.0, description="Further sentences must score within this of the best.")
+    other_document_margin: float = Field(
+        0.03, ge=0.0, description="A sentence from another document must score within this of the best."
+    )
     top_passages: int = Field(4, ge=1, description="Passages whose sentences are considered as evidence.")
+    context_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
+    )
+    context_decay: float = Field(0.02, ge=0.0, description="Less context credit per sentence into the answer.")
     refuse_below: float = Field(
         0.40, description="Refuse when the best sentence's similarity to the question is below this."
     )

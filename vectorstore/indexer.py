@@ -181,6 +181,16 @@ def build(
     return report
 
 
+def sentence_in_context(text: str, start: int, end: int, context_chars: int) -> str:
+    """The sentence `text[start:end]` preceded by up to `context_chars` of what comes before it,
+    starting at a word boundary."""
+    begin = max(0, start - context_chars)
+    if begin > 0:
+        space = text.find(" ", begin, start)
+        begin = space + 1 if space >= 0 else start
+    return " ".join(text[begin:end].split())
+
+
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -215,7 +225,10 @@ def _assemble(
         spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
         new_sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
     titles = {d.doc_id: d.meta.title for d in new_docs}
-    texts = [c.text for c in new_chunks] + [documents[s.doc_id].text[s.start : s.end] for s in new_sents]
+    texts = [c.text for c in new_chunks] + [
+        sentence_in_context(documents[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
+        for s in new_sents
+    ]
     text_titles = [titles[c.doc_id] for c in new_chunks] + [titles[s.doc_id] for s in new_sents]
     if texts:
         tick, close = progress(len(texts)) if progress else (None, None)

@@ -38,6 +38,12 @@ class EmbeddingSettings(Section):
 class ChunkingSettings(Section):
     max_chars: int = Field(1000, ge=200, description="Upper bound on a chunk's length in characters.")
     overlap_sentences: int = Field(1, ge=0, description="Sentences repeated at the start of the next chunk.")
+    sentence_context_chars: int = Field(
+        200,
+        ge=0,
+        description="Text before a sentence embedded with it, so 'It offered X.' still matches "
+        "'What was offered at Istanbul?' when Istanbul was named just before.",
+    )
 
 
 class StoreSettings(Section):

@@ -1,0 +1,91 @@
+"""Sentence-level evidence: how well each indexed sentence answers a question.
+
+A sentence's own similarity to the question is its base score. Interrogative sentences are never
+evidence: in an interview the interviewer's question resembles the user's question most, yet answers
+nothing. Instead it lends its similarity to the paragraph that answers it ("What did Ukraine offer in
+return?" → "Ukraine had agreed to renounce NATO membership ..."), which on its own may not name what
+the user asked about. The same scores rank chunks for retrieval ("small to big") and pick the quotes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.settings import ComposeSettings
+from vectorstore.store import IndexData
+
+MIN_WORDS = 4
+
+
+def is_question(text: str) -> bool:
+    return text.rstrip("\"'”’»)] ").endswith("?")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Per-sentence arrays derived once from an index."""
+
+    usable: np.ndarray  # bool per sentence: may be quoted as evidence
+    sentence_chunk: np.ndarray  # int per sentence: row of the first chunk that contains it
+    answer_rows: np.ndarray  # sentences that answer a preceding question...
+    asked_rows: np.ndarray  # ...the question they answer...
+    positions: np.ndarray  # ...and how far into the answer paragraph they stand (0, 1, ...)
+
+    @classmethod
+    def from_index(cls, data: IndexData) -> Evidence:
+        n = len(data.sentences)
+        texts = [data.documents[s.doc_id].text[s.start : s.end] for s in data.sentences]
+        usable = np.array([not is_question(t) and len(t.split()) >= MIN_WORDS for t in texts], dtype=bool)
+        sentence_row = data.sentence_row()
+        sentence_chunk = np.full(n, -1, dtype=np.int64)
+        for chunk_row, chunk in enumerate(data.chunks):
+            for span in chunk.sentences:
+                row = sentence_row.get((chunk.doc_id, span.start))
+                if row is not None and sentence_chunk[row] < 0:
+                    sentence_chunk[row] = chunk_row
+        answers, asked, positions = _answers_to_questions(data, texts)
+        return cls(usable.reshape(n), sentence_chunk, answers, asked, positions)
+
+    def scores(self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings) -> np.ndarray:
+        """Evidence score per sentence; -inf where a sentence may not be quoted."""
+        own = sentence_vectors @ query_vector
+        scores = own.astype(np.float32, copy=True)
+        if self.answer_rows.size:
+            w = settings.context_weight
+            lent = w * own[self.asked_rows] + (1 - w) * own[self.answer_rows] - settings.context_decay * self.positions
+            scores[self.answer_rows] = np.maximum(scores[self.answer_rows], lent)
+        scores[~self.usable] = -np.inf
+        return scores
+
+
+def _answers_to_questions(data: IndexData, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentences of a paragraph that follows a paragraph ending in a question (an interview answer, a
+    FAQ entry): their rows, the question's row and their position in the answering paragraph."""
+    by_doc: dict[str, list[tuple[int, int, int]]] = {}
+    for row, ref in enumerate(data.sentences):
+        by_doc.setdefault(ref.doc_id, []).append((ref.start, ref.end, row))
+    answers: list[int] = []
+    asked_rows: list[int] = []
+    positions: list[int] = []
+    for doc_id, rows in by_doc.items():
+        text = data.documents[doc_id].text
+        rows.sort()
+        asked: int | None = None
+        position = 0
+        for (_, prev_end, prev_row), (start, _, row) in zip(rows, rows[1:], strict=False):
+            if "\n" in text[prev_end:start]:  # a new paragraph begins at `start`
+                asked = prev_row if is_question(texts[prev_row]) else None
+                position = 0
+            else:
+                position += 1
+            if asked is not None:
+                answers.append(row)
+                asked_rows.append(asked)
+                positions.append(position)
+    return (
+        np.array(answers, dtype=np.int64),
+        np.array(asked_rows, dtype=np.int64),
+        np.array(positions, dtype=np.float32),
+    )
