@@ -14,11 +14,13 @@ import itertools
 import statistics
 from pathlib import Path
 
+from qa.answer_type import answer_type, supplies
 from qa.compose import candidates
 from qa.engine import get_engine
 from qa.evaluate import score
 from qa.gold import load_gold
 from qa.metrics import summarize
+from qa.names import unknown_names
 from qa.pipeline import answer_from_vector
 from qa.settings import ComposeSettings, Settings
 
@@ -41,7 +43,10 @@ def main() -> None:
         ranked = candidates(
             scores, list(ans.passages), engine.data, engine.chunk_rows, engine.sentence_rows, base.compose
         )
-        best.append((ranked[0].score if ranked else -1.0, g.answerable, g.id))
+        kind = answer_type(g.question)
+        ranked = [c for c in ranked if supplies(kind, c.text)]
+        penalty = base.compose.unknown_name_penalty if unknown_names(g.question, engine.vocabulary) else 0.0
+        best.append(((ranked[0].score if ranked else -1.0) - penalty, g.answerable, g.id))
     for value, answerable, qid in sorted(best):
         if answerable and value > 0.5:
             continue
@@ -50,12 +55,12 @@ def main() -> None:
     answerable_scores = sorted(v for v, a, _ in best if a)
     print(f"highest unanswerable: {worst_unanswerable:.3f}; lowest answerable: {answerable_scores[:3]}")
 
-    grid = itertools.product([0.0, 0.03, 1.0], [0.12, 0.16, 0.2], [3, 4], [70, 85], [4, 6])
+    grid = itertools.product([0.03], [0.16], [4], [85], [4], [0.36])
     print("\nother_doc margin max_sentences max_words top_passages | hit@1 facts cit_prec unans_ref ans_ref words")
-    for other, margin, max_sentences, max_words, top in grid:
+    for other, margin, max_sentences, max_words, top, threshold in grid:
         compose = base.compose.model_copy(
             update={"other_document_margin": other, "margin": margin, "max_sentences": max_sentences,
-                    "max_words": max_words, "top_passages": top}
+                    "max_words": max_words, "top_passages": top, "refuse_below": threshold}
         )
         settings = base.model_copy(update={"compose": ComposeSettings(**compose.model_dump())})
         records = [
@@ -64,7 +69,7 @@ def main() -> None:
         ]
         row = summarize(records).rows["all"]
         print(
-            f"{other:>9} {margin:>6} {max_sentences:>13} {max_words:>9} {top:>12} | {row.hit_at_1:.3f} "
+            f"{other:>9} {margin:>6} {max_sentences:>13} {max_words:>9} {top:>12} {threshold} | {row.hit_at_1:.3f} "
             f"{row.fact_recall_answer:.3f} {row.citation_precision:.3f} {row.unanswerable_refused:.3f} "
             f"{row.answerable_refused:>7} {row.median_words}"
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa import prompts
+from qa.answer_type import answer_type, supplies
 from qa.settings import ComposeSettings
 from qa.types import Citation, Passage
 from vectorstore.store import IndexData
@@ -112,13 +113,22 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
 
 
 def compose(
+    question: str,
     language: str,
     ranked: list[Candidate],
     settings: ComposeSettings,
+    unknown_names: int = 0,
 ) -> Composition:
-    """The extractive answer, or the refusal when the best evidence is too weak."""
+    """The extractive answer, or the refusal when the best evidence is too weak.
+
+    Only sentences that can supply what the question asks for (a date for "when", a number for "how
+    many") count as evidence for it, and a question naming things the collection never mentions
+    (`unknown_names` of them) needs stronger evidence.
+    """
+    kind = answer_type(question)
+    ranked = [c for c in ranked if supplies(kind, c.text)]
     best_score = ranked[0].score if ranked else float("-inf")
-    if best_score < settings.refuse_below:
+    if best_score - (settings.unknown_name_penalty if unknown_names else 0.0) < settings.refuse_below:
         return Composition(prompts.refusal(language), True, (), best_score, None)
     citations = cite(select(ranked, settings))
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)

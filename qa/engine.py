@@ -12,6 +12,7 @@ from pathlib import Path
 
 from qa.evidence import Evidence
 from qa.lexical import LexicalIndex
+from qa.names import Vocabulary
 from qa.settings import Settings
 from vectorstore import store
 from vectorstore.chunking import ChunkingSettings
@@ -28,6 +29,7 @@ class Engine:
     chunk_rows: dict[str, int]
     sentence_rows: dict[tuple[str, int], int]
     evidence: Evidence
+    vocabulary: Vocabulary
     index_dir: Path
     manifest_mtime: int
 
@@ -45,6 +47,7 @@ class Engine:
             chunk_rows={c.id: i for i, c in enumerate(data.chunks)},
             sentence_rows=data.sentence_row(),
             evidence=Evidence.from_index(data),
+            vocabulary=Vocabulary(d.text for d in data.documents.values()),
             index_dir=index_dir,
             manifest_mtime=mtime,
         )

@@ -16,7 +16,7 @@ import numpy as np
 from qa.settings import ComposeSettings
 from vectorstore.store import IndexData
 
-MIN_WORDS = 4
+MIN_WORDS = 3
 
 
 def is_question(text: str) -> bool:

@@ -10,6 +10,7 @@ import numpy as np
 from qa import prompts
 from qa.compose import candidates, compose
 from qa.engine import Engine, get_engine
+from qa.names import unknown_names
 from qa.retrieval import retrieve
 from qa.settings import Settings
 from qa.types import Answer
@@ -65,7 +66,8 @@ def answer_from_vector(
     )
     t1 = time.perf_counter()
     ranked = candidates(scores, passages, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose)
-    result = compose(language, ranked, settings.compose)
+    unknown = unknown_names(question, engine.vocabulary)
+    result = compose(question, language, ranked, settings.compose, len(unknown))
     timings["compose"] = (time.perf_counter() - t1) * 1000
     return Answer(
         question=question,

@@ -26,9 +26,9 @@ class RetrievalSettings(BaseModel):
 class ComposeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_sentences: int = Field(3, ge=1, description="Evidence sentences in an answer at most.")
-    max_words: int = Field(70, ge=10, description="Word budget for the quoted sentences of an answer.")
-    margin: float = Field(0.08, ge=0.0, description="Further sentences must score within this of the best.")
+    max_sentences: int = Field(4, ge=1, description="Evidence sentences in an answer at most.")
+    max_words: int = Field(85, ge=10, description="Word budget for the quoted sentences of an answer.")
+    margin: float = Field(0.16, ge=0.0, description="Further sentences must score within this of the best.")
     other_document_margin: float = Field(
         0.03, ge=0.0, description="A sentence from another document must score within this of the best."
     )
@@ -37,8 +37,12 @@ class ComposeSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )
     context_decay: float = Field(0.02, ge=0.0, description="Less context credit per sentence into the answer.")
+    unknown_name_penalty: float = Field(
+        0.06, ge=0.0, description="Taken off the evidence score when the question names something the "
+        "collection never mentions (see qa.names)."
+    )
     refuse_below: float = Field(
-        0.40, description="Refuse when the best sentence's similarity to the question is below this."
+        0.36, description="Refuse when the best sentence's similarity to the question is below this."
     )
 
 
