@@ -42,7 +42,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from vectorstore.indexer import build
 
     settings = _settings(args)
-    paths = [Path(p) for p in args.paths] or [Path("seeds")]
+    paths = [Path(p) for p in args.paths] or list(settings.collections)
     embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
     report = build(
         paths,
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", help="embedding model: embeddinggemma-300m, a folder or a hub name")
 
     p = sub.add_parser("index", help="build or update the index from files and folders")
-    p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    p.add_argument("paths", nargs="*", help="files or folders (default: the configured collections, seeds/)")
     p.add_argument("--rebuild", action="store_true", help="discard the old index and embed everything")
     common(p)
     p.set_defaults(func=cmd_index)

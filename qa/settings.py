@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Models and default index.")
     index_dir: Path | None = Field(None, description="Index folder; default: <cache_dir>/index.")
+    collections: tuple[Path, ...] = Field(
+        (Path("seeds"),), description="Files and folders indexed when none are named (CLI and web app)."
+    )
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     store: StoreSettings = StoreSettings()
@@ -64,3 +67,8 @@ class Settings(BaseSettings):
     @property
     def resolved_index_dir(self) -> Path:
         return self.index_dir if self.index_dir is not None else self.cache_dir / "index"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where files uploaded in the web app are kept; indexed with the collections."""
+        return self.cache_dir / "uploads"

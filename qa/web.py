@@ -53,15 +53,12 @@ _CONTEXT_CHARS = 300  # characters of passage shown on each side of a cited sent
 
 
 def default_folders(settings: Settings) -> list[Path]:
-    """What the web app indexes: the project's seeds folder and the uploads folder.
-
-    TODO(lead): replace with a `collections` setting; until then this mirrors `citeqa index` (seeds/).
-    """
-    return [Path(__file__).resolve().parent.parent / "seeds", uploads_dir(settings)]
+    """What the web app indexes: the configured collections and the uploads folder."""
+    return [*settings.collections, settings.uploads_dir]
 
 
 def uploads_dir(settings: Settings) -> Path:
-    return settings.cache_dir / "uploads"
+    return settings.uploads_dir
 
 
 # ---------------------------------------------------------------------------------------------- rendering
