@@ -22,6 +22,7 @@ from qa.gold import load_gold
 from qa.metrics import summarize
 from qa.names import unknown_names
 from qa.pipeline import answer_from_vector
+from qa.retrieval import evidence_passages
 from qa.settings import ComposeSettings, Settings
 
 
@@ -40,9 +41,11 @@ def main() -> None:
     for g, vec in zip(gold, vectors, strict=True):
         ans = answer_from_vector(g.question, vec, engine, base)
         scores = engine.evidence.scores(vec, engine.data.sentence_vectors, base.compose)
-        ranked = candidates(
-            scores, list(ans.passages), engine.data, engine.chunk_rows, engine.sentence_rows, base.compose
+        sources = evidence_passages(
+            list(ans.passages), engine.data, engine.chunk_rows, scores, engine.evidence.sentence_chunk, vec,
+            base.compose.top_passages, base.compose.top_sentences,
         )
+        ranked = candidates(scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, base.compose)
         kind = answer_type(g.question)
         ranked = [c for c in ranked if supplies(kind, c.text)]
         penalty = base.compose.unknown_name_penalty if unknown_names(g.question, engine.vocabulary) else 0.0
@@ -55,12 +58,12 @@ def main() -> None:
     answerable_scores = sorted(v for v, a, _ in best if a)
     print(f"highest unanswerable: {worst_unanswerable:.3f}; lowest answerable: {answerable_scores[:3]}")
 
-    grid = itertools.product([0.03], [0.16], [4], [85], [4], [0.36])
-    print("\nother_doc margin max_sentences max_words top_passages | hit@1 facts cit_prec unans_ref ans_ref words")
+    grid = itertools.product([0.03], [0.12, 0.16], [3, 4, 5], [85], [0, 8], [0.36])
+    print("\nother_doc margin max_sentences max_words top_sentences | hit@1 facts cit_prec unans_ref ans_ref words")
     for other, margin, max_sentences, max_words, top, threshold in grid:
         compose = base.compose.model_copy(
             update={"other_document_margin": other, "margin": margin, "max_sentences": max_sentences,
-                    "max_words": max_words, "top_passages": top, "refuse_below": threshold}
+                    "max_words": max_words, "top_sentences": top, "refuse_below": threshold}
         )
         settings = base.model_copy(update={"compose": ComposeSettings(**compose.model_dump())})
         records = [

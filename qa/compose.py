@@ -50,9 +50,9 @@ def candidates(
     sentence_rows: dict[tuple[str, int], int],
     settings: ComposeSettings,
 ) -> list[Candidate]:
-    """Usable sentences of the first `top_passages` passages with their evidence scores, best first."""
+    """Usable sentences of `passages` with their evidence scores, best first."""
     found: dict[tuple[str, int], Candidate] = {}
-    for passage in passages[: settings.top_passages]:
+    for passage in passages:
         chunk = data.chunks[chunk_rows[passage.chunk_id]]
         doc_text = data.documents[chunk.doc_id].text
         for span in chunk.sentences:

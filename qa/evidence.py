@@ -31,6 +31,7 @@ class Evidence:
     sentence_chunk: np.ndarray  # int per sentence: row of the first chunk that contains it
     answer_rows: np.ndarray  # sentences that answer a preceding question...
     asked_rows: np.ndarray  # ...the question they answer...
+    before_asked: np.ndarray  # ...the sentence before that question (a follow-up refers to it)...
     positions: np.ndarray  # ...and how far into the answer paragraph they stand (0, 1, ...)
 
     @classmethod
@@ -46,7 +47,12 @@ class Evidence:
                 if row is not None and sentence_chunk[row] < 0:
                     sentence_chunk[row] = chunk_row
         answers, asked, positions = _answers_to_questions(data, texts)
-        return cls(usable.reshape(n), sentence_chunk, answers, asked, positions)
+        # Rows are in document order within a document, so the sentence before a question is row - 1.
+        before = np.array(
+            [q - 1 if q > 0 and data.sentences[q - 1].doc_id == data.sentences[q].doc_id else q for q in asked],
+            dtype=np.int64,
+        )
+        return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions)
 
     def scores(self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings) -> np.ndarray:
         """Evidence score per sentence; -inf where a sentence may not be quoted."""
@@ -54,7 +60,8 @@ class Evidence:
         scores = own.astype(np.float32, copy=True)
         if self.answer_rows.size:
             w = settings.context_weight
-            lent = w * own[self.asked_rows] + (1 - w) * own[self.answer_rows] - settings.context_decay * self.positions
+            asked = np.maximum(own[self.asked_rows], own[self.before_asked])
+            lent = w * asked + (1 - w) * own[self.answer_rows] - settings.context_decay * self.positions
             scores[self.answer_rows] = np.maximum(scores[self.answer_rows], lent)
         scores[~self.usable] = -np.inf
         return scores

@@ -11,7 +11,7 @@ from qa import prompts
 from qa.compose import candidates, compose
 from qa.engine import Engine, get_engine
 from qa.names import unknown_names
-from qa.retrieval import retrieve
+from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
 from qa.types import Answer
 from vectorstore.errors import BadQuestion
@@ -65,7 +65,11 @@ def answer_from_vector(
         settings.retrieval, k, timings,
     )
     t1 = time.perf_counter()
-    ranked = candidates(scores, passages, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose)
+    sources = evidence_passages(
+        passages, engine.data, engine.chunk_rows, scores, engine.evidence.sentence_chunk, query_vector,
+        settings.compose.top_passages, settings.compose.top_sentences,
+    )
+    ranked = candidates(scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose)
     unknown = unknown_names(question, engine.vocabulary)
     result = compose(question, language, ranked, settings.compose, len(unknown))
     timings["compose"] = (time.perf_counter() - t1) * 1000

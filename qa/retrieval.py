@@ -18,6 +18,46 @@ from vectorstore import faiss_index
 from vectorstore.store import IndexData
 
 
+def passage_at(data: IndexData, row: int, rank: int, score: float, query_vector: np.ndarray) -> Passage:
+    """Chunk `row` as a Passage with its document's metadata."""
+    chunk = data.chunks[row]
+    meta = data.documents[chunk.doc_id].meta
+    return Passage(
+        rank=rank,
+        chunk_id=chunk.id,
+        source=chunk.doc_id,
+        title=meta.title,
+        date=meta.date,
+        publisher=meta.publisher,
+        language=meta.language,
+        text=chunk.text,
+        score=score,
+        dense=float(data.chunk_vectors[row] @ query_vector),
+    )
+
+
+def evidence_passages(
+    passages: list[Passage],
+    data: IndexData,
+    chunk_rows: dict[str, int],
+    sentence_scores: np.ndarray,
+    sentence_chunk: np.ndarray,
+    query_vector: np.ndarray,
+    top_passages: int,
+    top_sentences: int,
+) -> list[Passage]:
+    """Where quotes may come from: the first `top_passages` passages, plus the chunks of the
+    `top_sentences` best sentences anywhere (a precise sentence in a chunk that ranked low as a whole)."""
+    chosen = passages[:top_passages]
+    rows = {chunk_rows[p.chunk_id] for p in chosen}
+    for i in np.argsort(-sentence_scores, kind="stable")[:top_sentences]:
+        row = int(sentence_chunk[i])
+        if np.isfinite(sentence_scores[i]) and row not in rows:
+            rows.add(row)
+            chosen.append(passage_at(data, row, len(passages) + len(chosen) + 1, 0.0, query_vector))
+    return chosen
+
+
 def retrieve(
     question: str,
     query_vector: np.ndarray,
@@ -50,24 +90,7 @@ def retrieve(
     fused = reciprocal_rank_fusion(
         [dense_ranking, sentence_ranking, lexical_ranking], k=settings.rrf_k
     )[:k]
-    passages = []
-    for rank, (row, score) in enumerate(fused, start=1):
-        chunk = data.chunks[row]
-        meta = data.documents[chunk.doc_id].meta
-        passages.append(
-            Passage(
-                rank=rank,
-                chunk_id=chunk.id,
-                source=chunk.doc_id,
-                title=meta.title,
-                date=meta.date,
-                publisher=meta.publisher,
-                language=meta.language,
-                text=chunk.text,
-                score=score,
-                dense=float(data.chunk_vectors[row] @ query_vector),
-            )
-        )
+    passages = [passage_at(data, row, rank, score, query_vector) for rank, (row, score) in enumerate(fused, 1)]
     if timings is not None:
         timings["dense_search"] = (t1 - t0) * 1000
         timings["lexical_search"] = (t2 - t1) * 1000

@@ -33,6 +33,9 @@ class ComposeSettings(BaseModel):
         0.03, ge=0.0, description="A sentence from another document must score within this of the best."
     )
     top_passages: int = Field(4, ge=1, description="Passages whose sentences are considered as evidence.")
+    top_sentences: int = Field(
+        8, ge=0, description="The chunks of this many best sentences anywhere are considered too."
+    )
     context_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )

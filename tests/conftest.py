@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -24,3 +28,34 @@ def fake_embedder():  # type: ignore[no-untyped-def]
     from tests.fakes import FakeEmbedder
 
     return FakeEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds indexed with the real model into a session temp folder, built once per pytest session.
+
+    Only the model weights come from the user's cache (`REAL_CACHE`); the index never touches it, and no
+    environment variable is changed, so the autouse isolation above still holds for every test.
+    """
+    from qa.settings import Settings
+    from vectorstore.embedding import SentenceTransformerEmbedder
+    from vectorstore.indexer import build
+    from vectorstore.provision import pull_embedding_model
+
+    pull_embedding_model(REAL_CACHE, progress=True)
+    index_dir = tmp_path_factory.mktemp("real-seeds-index")
+    settings = Settings(cache_dir=REAL_CACHE, index_dir=index_dir)
+    build(
+        [SEEDS], index_dir,
+        embedder=SentenceTransformerEmbedder(settings.embedding, REAL_CACHE),
+        chunking=settings.chunking, store_settings=settings.store, rebuild=True,
+    )
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def real_settings(real_seeds_index: Path) -> Settings:
+    """Settings that answer from `real_seeds_index` with the real model (frozen, so shared safely)."""
+    from qa.settings import Settings
+
+    return Settings(cache_dir=REAL_CACHE, index_dir=real_seeds_index)

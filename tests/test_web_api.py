@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_web_browser import real_seeds_index, start_app
+from tests.test_web_browser import start_app
 
 pytestmark = pytest.mark.integration
 
@@ -19,9 +20,8 @@ ANSWER_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    index_dir = real_seeds_index(tmp_path_factory.getbasetemp())
-    yield from start_app(index_dir, tmp_path_factory.mktemp("web-api") / "app.log")
+def app_url(real_seeds_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_app(real_seeds_index, tmp_path_factory.mktemp("web-api") / "app.log")
 
 
 def _client(url: str) -> Any:

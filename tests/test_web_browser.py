@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REAL_CACHE, ROOT, SEEDS
+from tests.conftest import REAL_CACHE, ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -25,26 +25,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "artifacts"
 KUJAT_TITLE = "Rusland wil onderhandelen!"
 ANSWER_TIMEOUT_MS = 240_000  # the first question loads the model
-
-
-def real_seeds_index(base: Path) -> Path:
-    """The seeds indexed with the real model, once per test session (later calls find nothing changed)."""
-    from qa.settings import Settings
-    from vectorstore import store
-    from vectorstore.embedding import SentenceTransformerEmbedder
-    from vectorstore.indexer import build
-    from vectorstore.provision import pull_embedding_model
-
-    pull_embedding_model(REAL_CACHE, progress=True)
-    index_dir = base / "web-real-index"
-    settings = Settings(cache_dir=REAL_CACHE, index_dir=index_dir)
-    build(
-        [SEEDS], index_dir,
-        embedder=SentenceTransformerEmbedder(settings.embedding, REAL_CACHE),
-        chunking=settings.chunking, store_settings=settings.store,
-        rebuild=not (index_dir / store.MANIFEST).is_file(),
-    )
-    return index_dir
 
 
 def _free_port() -> int:
@@ -88,9 +68,8 @@ def start_app(index_dir: Path, log: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    index_dir = real_seeds_index(tmp_path_factory.getbasetemp())
-    yield from start_app(index_dir, tmp_path_factory.mktemp("web-browser") / "app.log")
+def app_url(real_seeds_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_app(real_seeds_index, tmp_path_factory.mktemp("web-browser") / "app.log")
 
 
 @pytest.fixture(scope="module")
