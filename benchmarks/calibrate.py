@@ -42,10 +42,18 @@ def main() -> None:
         ans = answer_from_vector(g.question, vec, engine, base)
         scores = engine.evidence.scores(vec, engine.data.sentence_vectors, base.compose)
         sources = evidence_passages(
-            list(ans.passages), engine.data, engine.chunk_rows, scores, engine.evidence.sentence_chunk, vec,
-            base.compose.top_passages, base.compose.top_sentences,
+            list(ans.passages),
+            engine.data,
+            engine.chunk_rows,
+            scores,
+            engine.evidence.sentence_chunk,
+            vec,
+            base.compose.top_passages,
+            base.compose.top_sentences,
         )
-        ranked = candidates(scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, base.compose)
+        ranked = candidates(
+            scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, base.compose
+        )
         kind = answer_type(g.question)
         ranked = [c for c in ranked if supplies(kind, c.text)]
         penalty = base.compose.unknown_name_penalty if unknown_names(g.question, engine.vocabulary) else 0.0
@@ -59,11 +67,20 @@ def main() -> None:
     print(f"highest unanswerable: {worst_unanswerable:.3f}; lowest answerable: {answerable_scores[:3]}")
 
     grid = itertools.product([0.03], [0.12, 0.16], [3, 4, 5], [85], [0, 8], [0.36])
-    print("\nother_doc margin max_sentences max_words top_sentences | hit@1 facts cit_prec unans_ref ans_ref words")
+    print(
+        "\nother_doc margin max_sentences max_words top_sentences threshold"
+        " | hit@1 facts cit_prec unans_ref ans_ref words"
+    )
     for other, margin, max_sentences, max_words, top, threshold in grid:
         compose = base.compose.model_copy(
-            update={"other_document_margin": other, "margin": margin, "max_sentences": max_sentences,
-                    "max_words": max_words, "top_sentences": top, "refuse_below": threshold}
+            update={
+                "other_document_margin": other,
+                "margin": margin,
+                "max_sentences": max_sentences,
+                "max_words": max_words,
+                "top_sentences": top,
+                "refuse_below": threshold,
+            }
         )
         settings = base.model_copy(update={"compose": ComposeSettings(**compose.model_dump())})
         records = [
@@ -72,7 +89,8 @@ def main() -> None:
         ]
         row = summarize(records).rows["all"]
         print(
-            f"{other:>9} {margin:>6} {max_sentences:>13} {max_words:>9} {top:>12} {threshold} | {row.hit_at_1:.3f} "
+            f"{other:>9} {margin:>6} {max_sentences:>13} {max_words:>9} {top:>12} {threshold:>9} | "
+            f"{row.hit_at_1:.3f} "
             f"{row.fact_recall_answer:.3f} {row.citation_precision:.3f} {row.unanswerable_refused:.3f} "
             f"{row.answerable_refused:>7} {row.median_words}"
         )

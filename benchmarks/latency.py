@@ -56,8 +56,10 @@ def main() -> None:
     ratio = percentile(ours["total"], 50) / percentile(plain_ms, 50)
     print(f"ratio ours/plain, p50 total: {ratio:.2f}")
     without_embed = [t - e for t, e in zip(ours["total"], ours["embed"], strict=True)]
-    print(f"retrieval + composition without the query embedding: p50 {percentile(without_embed, 50):.1f} ms, "
-          f"p95 {percentile(without_embed, 95):.1f} ms")
+    print(
+        f"retrieval + composition without the query embedding: p50 {percentile(without_embed, 50):.1f} ms, "
+        f"p95 {percentile(without_embed, 95):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -59,8 +59,11 @@ def plain_embeddings(settings: Settings) -> Embeddings:
     return HuggingFaceEmbeddings(
         model_name=model_location(settings),
         model_kwargs=model_kwargs,
-        encode_kwargs={"prompt_name": "document", "normalize_embeddings": True,
-                       "batch_size": settings.embedding.batch_size},
+        encode_kwargs={
+            "prompt_name": "document",
+            "normalize_embeddings": True,
+            "batch_size": settings.embedding.batch_size,
+        },
         query_encode_kwargs={"prompt_name": "query", "normalize_embeddings": True},
     )
 
@@ -72,8 +75,10 @@ def load_raw(docs_dir: Path) -> list[Any]:
     if not docs_dir.is_dir():
         raise CiteqaError(f"{docs_dir}: no such folder for the baseline; pass --docs with the indexed one.")
     files = sorted(
-        p for p in docs_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES
+        p
+        for p in docs_dir.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in TEXT_SUFFIXES
         and not any(part.startswith(".") for part in p.relative_to(docs_dir).parts)
     )
     if not files:
@@ -128,8 +133,17 @@ class BaselinePipeline:
         )
         top = passages[0]
         citation = Citation(
-            n=1, source=top.source, title=top.title, date=None, publisher=None, language=None,
-            chunk_id=top.chunk_id, quote=top.text, passage=top.text, quote_start=0, quote_end=len(top.text),
+            n=1,
+            source=top.source,
+            title=top.title,
+            date=None,
+            publisher=None,
+            language=None,
+            chunk_id=top.chunk_id,
+            quote=top.text,
+            passage=top.text,
+            quote_start=0,
+            quote_end=len(top.text),
             score=top.score,
         )
         return Answer(

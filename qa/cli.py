@@ -145,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pydantic import ValidationError
 
         if isinstance(err, ValidationError):
-            print(f"citeqa: invalid settings: {err.errors()[0]['loc']} {err.errors()[0]['msg']}", file=sys.stderr)
+            print(
+                f"citeqa: invalid settings: {err.errors()[0]['loc']} {err.errors()[0]['msg']}",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         print(f"citeqa: unexpected error: {type(err).__name__}: {err}".splitlines()[0], file=sys.stderr)
         return EXIT_ERROR

@@ -36,7 +36,11 @@ class Engine:
     @classmethod
     def load(cls, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> Engine:
         expected = Fingerprint(
-            embedder.model_id, embedder.fingerprint, embedder.dimension, chunking.model_dump(), CLEANING_VERSION
+            embedder.model_id,
+            embedder.fingerprint,
+            embedder.dimension,
+            chunking.model_dump(),
+            CLEANING_VERSION,
         )
         mtime = _manifest_mtime(index_dir)
         data = store.load(index_dir, expected)
@@ -80,7 +84,11 @@ def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
         if engine is not None and engine.manifest_mtime == _manifest_mtime(index_dir):
             return engine
         if embedder is None:
-            embedder = engine.embedder if engine else SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+            embedder = (
+                engine.embedder
+                if engine
+                else SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+            )
         engine = Engine.load(index_dir, embedder, settings.chunking)
         _engines[key] = engine
         return engine

@@ -68,13 +68,19 @@ class Record:
 def score(question: GoldQuestion, answer: Answer, latency_ms: float) -> Record:
     """Measure one answer against its gold question."""
     labels = question.fact_labels
-    in_answer = () if answer.refused else tuple(
-        label for label, aliases in zip(labels, question.facts, strict=True)
-        if metrics.fact_present(aliases, answer.text)
+    in_answer = (
+        ()
+        if answer.refused
+        else tuple(
+            label
+            for label, aliases in zip(labels, question.facts, strict=True)
+            if metrics.fact_present(aliases, answer.text)
+        )
     )
     # Each passage on its own: joined passages could make an alias match across a boundary.
     in_passages = tuple(
-        label for label, aliases in zip(labels, question.facts, strict=True)
+        label
+        for label, aliases in zip(labels, question.facts, strict=True)
         if any(metrics.fact_present(aliases, p.text) for p in answer.passages)
     )
     return Record(
@@ -195,8 +201,12 @@ def summary_json(
     gold_path: str, mode: str, summaries: dict[str, metrics.Summary], seconds: float
 ) -> dict[str, Any]:
     """The `--json` object: the runs' rows by language and, with a baseline, ours minus the baseline."""
-    out: dict[str, Any] = {"gold": str(gold_path), "mode": mode, "k": metrics.SUMMARY_K,
-                           "seconds": round(seconds, 1)}
+    out: dict[str, Any] = {
+        "gold": str(gold_path),
+        "mode": mode,
+        "k": metrics.SUMMARY_K,
+        "seconds": round(seconds, 1),
+    }
     for name, summary in summaries.items():
         out[name] = {lang: row.to_dict() for lang, row in summary.rows.items()}
     if BASELINE in summaries:
@@ -248,9 +258,7 @@ def summary_table(gold_path: str, mode: str, summaries: dict[str, metrics.Summar
     first.add_column("all languages", no_wrap=True)
     for name in summaries:
         first.add_column(name, justify="right")
-    diff = (
-        metrics.difference(overall, summaries[BASELINE].rows["all"]) if BASELINE in summaries else None
-    )
+    diff = metrics.difference(overall, summaries[BASELINE].rows["all"]) if BASELINE in summaries else None
     if diff is not None:
         first.add_column(DIFFERENCE, justify="right")
     for label, field, fmt in _METRICS:

@@ -49,12 +49,17 @@ class Evidence:
         answers, asked, positions = _answers_to_questions(data, texts)
         # Rows are in document order within a document, so the sentence before a question is row - 1.
         before = np.array(
-            [q - 1 if q > 0 and data.sentences[q - 1].doc_id == data.sentences[q].doc_id else q for q in asked],
+            [
+                q - 1 if q > 0 and data.sentences[q - 1].doc_id == data.sentences[q].doc_id else q
+                for q in asked
+            ],
             dtype=np.int64,
         )
         return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions)
 
-    def scores(self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings) -> np.ndarray:
+    def scores(
+        self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings
+    ) -> np.ndarray:
         """Evidence score per sentence; -inf where a sentence may not be quoted."""
         own = sentence_vectors @ query_vector
         scores = own.astype(np.float32, copy=True)

@@ -56,10 +56,7 @@ class Vocabulary:
 def question_names(question: str) -> list[str]:
     """Capitalised words of the question after its first word, minus stop words and short words."""
     words = _WORD.findall(question)
-    return [
-        w for w in words[1:]
-        if w[0].isupper() and len(w) >= _MIN_LENGTH and w.lower() not in _STOPWORDS
-    ]
+    return [w for w in words[1:] if w[0].isupper() and len(w) >= _MIN_LENGTH and w.lower() not in _STOPWORDS]
 
 
 def unknown_names(question: str, vocabulary: Vocabulary) -> list[str]:

@@ -24,15 +24,19 @@ MODE_EXTRACTIVE = "extractive"
 def validate_question(question: str) -> str:
     """The question with outer whitespace removed, or BadQuestion with a one-line reason."""
     if not isinstance(question, str) or not question.strip():
-        raise BadQuestion("The question is empty; ask something, e.g. \"What was offered at Istanbul?\"")
+        raise BadQuestion('The question is empty; ask something, e.g. "What was offered at Istanbul?"')
     if len(question) >= MAX_QUESTION_CHARS:
-        raise BadQuestion(f"The question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}.")
+        raise BadQuestion(
+            f"The question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}."
+        )
     if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in question):
         raise BadQuestion("The question contains control characters; remove them and ask again.")
     return " ".join(question.split())
 
 
-def answer(question: str, settings: Settings, *, k: int | None = None, engine: Engine | None = None) -> Answer:
+def answer(
+    question: str, settings: Settings, *, k: int | None = None, engine: Engine | None = None
+) -> Answer:
     """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ..."""
     started = time.perf_counter()
     question = validate_question(question)
@@ -61,15 +65,30 @@ def answer_from_vector(
     scores = engine.evidence.scores(query_vector, engine.data.sentence_vectors, settings.compose)
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
     passages = retrieve(
-        question, query_vector, engine.data, engine.lexical, scores, engine.evidence.sentence_chunk,
-        settings.retrieval, k, timings,
+        question,
+        query_vector,
+        engine.data,
+        engine.lexical,
+        scores,
+        engine.evidence.sentence_chunk,
+        settings.retrieval,
+        k,
+        timings,
     )
     t1 = time.perf_counter()
     sources = evidence_passages(
-        passages, engine.data, engine.chunk_rows, scores, engine.evidence.sentence_chunk, query_vector,
-        settings.compose.top_passages, settings.compose.top_sentences,
+        passages,
+        engine.data,
+        engine.chunk_rows,
+        scores,
+        engine.evidence.sentence_chunk,
+        query_vector,
+        settings.compose.top_passages,
+        settings.compose.top_sentences,
     )
-    ranked = candidates(scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose)
+    ranked = candidates(
+        scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose
+    )
     unknown = unknown_names(question, engine.vocabulary)
     result = compose(question, language, ranked, settings.compose, len(unknown))
     timings["compose"] = (time.perf_counter() - t1) * 1000

@@ -87,10 +87,10 @@ def retrieve(
     top = np.argsort(-bm25, kind="stable")[: settings.candidates]
     lexical_ranking = [int(i) for i in top if bm25[i] > 0]
     t2 = time.perf_counter()
-    fused = reciprocal_rank_fusion(
-        [dense_ranking, sentence_ranking, lexical_ranking], k=settings.rrf_k
-    )[:k]
-    passages = [passage_at(data, row, rank, score, query_vector) for rank, (row, score) in enumerate(fused, 1)]
+    fused = reciprocal_rank_fusion([dense_ranking, sentence_ranking, lexical_ranking], k=settings.rrf_k)[:k]
+    passages = [
+        passage_at(data, row, rank, score, query_vector) for rank, (row, score) in enumerate(fused, 1)
+    ]
     if timings is not None:
         timings["dense_search"] = (t1 - t0) * 1000
         timings["lexical_search"] = (t2 - t1) * 1000

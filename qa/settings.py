@@ -39,10 +39,14 @@ class ComposeSettings(BaseModel):
     context_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )
-    context_decay: float = Field(0.02, ge=0.0, description="Less context credit per sentence into the answer.")
+    context_decay: float = Field(
+        0.02, ge=0.0, description="Less context credit per sentence into the answer."
+    )
     unknown_name_penalty: float = Field(
-        0.06, ge=0.0, description="Taken off the evidence score when the question names something the "
-        "collection never mentions (see qa.names)."
+        0.06,
+        ge=0.0,
+        description="Taken off the evidence score when the question names something the "
+        "collection never mentions (see qa.names).",
     )
     refuse_below: float = Field(
         0.36, description="Refuse when the best sentence's similarity to the question is below this."

@@ -165,11 +165,17 @@ def render_sources(result: Answer | None) -> str:
         return f'<div class="citeqa-sources">{head}{"".join(cards)}</div>'
     closest: Sequence[Passage] = result.closest
     if closest:
-        label = (f'<p class="citeqa-closest-head">{_e(prompts.CLOSEST_MATCHES[ui])}</p>'
-                 '<p class="citeqa-closest-sub">None of these passages answers the question.</p>')
+        label = (
+            f'<p class="citeqa-closest-head">{_e(prompts.CLOSEST_MATCHES[ui])}</p>'
+            '<p class="citeqa-closest-sub">None of these passages answers the question.</p>'
+        )
         cards = [
-            _card(f"{i}.", p.title, _meta_line(p.publisher, p.date, p.language, p.source, ui),
-                  _e(_clip(p.text, 2 * _CONTEXT_CHARS)))
+            _card(
+                f"{i}.",
+                p.title,
+                _meta_line(p.publisher, p.date, p.language, p.source, ui),
+                _e(_clip(p.text, 2 * _CONTEXT_CHARS)),
+            )
             for i, p in enumerate(closest, 1)
         ]
         return f'<div class="citeqa-sources citeqa-refused">{head}{label}{"".join(cards)}</div>'
@@ -236,8 +242,9 @@ class BuildState:
 class Collection:
     """The folders behind the index, the uploads folder, and the one build that may run at a time."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 folders: Sequence[Path] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, folders: Sequence[Path] | None = None
+    ) -> None:
         self.settings = settings
         self.uploads = uploads_dir(settings)
         self.folders = list(folders) if folders is not None else default_folders(settings)
@@ -382,8 +389,12 @@ class ChatService:
         return answer(question, self.settings, k=k, engine=self.collection.engine())
 
     def respond(
-        self, question: str, history: list[dict[str, Any]] | None, answers: dict[int, Answer] | None,
-        k: float | None = None, mode: str | None = None,
+        self,
+        question: str,
+        history: list[dict[str, Any]] | None,
+        answers: dict[int, Answer] | None,
+        k: float | None = None,
+        mode: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream one turn: yields (textbox, chat history, answers by message index, sources, status)."""
         # `mode` is the answer mode control's value; only "extractive" exists until the generative issue.
@@ -519,53 +530,82 @@ CSS = """
 def _theme() -> gr.themes.Base:
     # System fonts only: the app is offline, and a bundled display font reads poorly in long passages.
     sans = ["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
-    return gr.themes.Soft(primary_hue="indigo", neutral_hue="slate", font=sans,
-                          font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"])
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        neutral_hue="slate",
+        font=sans,
+        font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "monospace"],
+    )
 
 
-def build_app(settings: Settings, *, embedder: Embedder | None = None,
-              folders: Sequence[Path] | None = None) -> gr.Blocks:
+def build_app(
+    settings: Settings, *, embedder: Embedder | None = None, folders: Sequence[Path] | None = None
+) -> gr.Blocks:
     """The chat page: status line, chat with examples and settings, sources panel, uploads and `/ask`."""
     collection = Collection(settings, embedder, folders)
     service = ChatService(settings, collection)
     with gr.Blocks(title="citeqa", analytics_enabled=False) as app:
         with gr.Row(elem_classes="citeqa-header"):
-            gr.HTML('<h1>citeqa <span class="citeqa-tagline">answers quoted from your documents, '
-                    "with sources</span></h1>", js_on_load=None)
-            status = gr.HTML(render_status("Loading the index…", busy=True), js_on_load=None,
-                             elem_id="citeqa-status")
+            gr.HTML(
+                '<h1>citeqa <span class="citeqa-tagline">answers quoted from your documents, '
+                "with sources</span></h1>",
+                js_on_load=None,
+            )
+            status = gr.HTML(
+                render_status("Loading the index…", busy=True), js_on_load=None, elem_id="citeqa-status"
+            )
         answers = gr.State({})
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chat = gr.Chatbot(
-                    label="Chat", show_label=False, height=560, layout="bubble", elem_id="citeqa-chat",
-                    buttons=["copy"], feedback_options=None, group_consecutive_messages=False,
+                    label="Chat",
+                    show_label=False,
+                    height=560,
+                    layout="bubble",
+                    elem_id="citeqa-chat",
+                    buttons=["copy"],
+                    feedback_options=None,
+                    group_consecutive_messages=False,
                     placeholder="Ask a question about the documents; every answer quotes its sources.",
                 )
                 with gr.Row():
                     question = gr.Textbox(
-                        placeholder="Ask in English, Nederlands or Deutsch…", show_label=False,
-                        scale=5, max_lines=4, submit_btn=False, elem_id="citeqa-question",
+                        placeholder="Ask in English, Nederlands or Deutsch…",
+                        show_label=False,
+                        scale=5,
+                        max_lines=4,
+                        submit_btn=False,
+                        elem_id="citeqa-question",
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="citeqa-ask")
                 gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="Examples")
                 with gr.Accordion("Settings", open=False):
                     k = gr.Slider(1, 20, value=settings.retrieval.k, step=1, label="Passages to retrieve")
                     # The generative issue adds choices here and passes `mode` on to the pipeline.
-                    mode = gr.Radio([("Extractive: quotes from the documents", "extractive")],
-                                    value="extractive", label="Answer mode", interactive=False)
+                    mode = gr.Radio(
+                        [("Extractive: quotes from the documents", "extractive")],
+                        value="extractive",
+                        label="Answer mode",
+                        interactive=False,
+                    )
                 with gr.Accordion("Add documents", open=False):
                     files = gr.File(
                         label=f"{', '.join(UPLOAD_SUFFIXES)} up to "
                         f"{settings.store.max_file_bytes / 1e6:.0f} MB each",
-                        file_count="multiple", file_types=list(UPLOAD_SUFFIXES), type="filepath",
+                        file_count="multiple",
+                        file_types=list(UPLOAD_SUFFIXES),
+                        type="filepath",
                     )
                     report = gr.HTML("", js_on_load=None)
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(render_sources(None), elem_id="citeqa-sources-panel", js_on_load=None)
 
-        turn = {"fn": service.respond, "inputs": [question, chat, answers, k, mode],
-                "outputs": [question, chat, answers, sources, status], "api_visibility": "private"}
+        turn = {
+            "fn": service.respond,
+            "inputs": [question, chat, answers, k, mode],
+            "outputs": [question, chat, answers, sources, status],
+            "api_visibility": "private",
+        }
         question.submit(**turn)  # type: ignore[arg-type]
         ask.click(**turn)  # type: ignore[arg-type]
         chat.select(service.select, [answers], [sources], api_visibility="private")

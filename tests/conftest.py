@@ -46,9 +46,12 @@ def real_seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     index_dir = tmp_path_factory.mktemp("real-seeds-index")
     settings = Settings(cache_dir=REAL_CACHE, index_dir=index_dir)
     build(
-        [SEEDS], index_dir,
+        [SEEDS],
+        index_dir,
         embedder=SentenceTransformerEmbedder(settings.embedding, REAL_CACHE),
-        chunking=settings.chunking, store_settings=settings.store, rebuild=True,
+        chunking=settings.chunking,
+        store_settings=settings.store,
+        rebuild=True,
     )
     return index_dir
 

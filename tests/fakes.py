@@ -16,7 +16,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class FakeEmbedder:
     """Hashed bag-of-words vectors: texts sharing words are similar, unrelated texts are not."""
 
-    def __init__(self, dimension: int = 64, model_id: str = "fake-embedder", checksum: str = "fake-1") -> None:
+    def __init__(
+        self, dimension: int = 64, model_id: str = "fake-embedder", checksum: str = "fake-1"
+    ) -> None:
         self._dimension = dimension
         self._model_id = model_id
         self._checksum = checksum
@@ -49,7 +51,11 @@ class FakeEmbedder:
         self, texts: Sequence[str], titles: Sequence[str] | None = None, progress: Progress | None = None
     ) -> np.ndarray:
         self.calls.append(len(texts))
-        out = np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self._dimension), np.float32)
+        out = (
+            np.stack([self._vector(t) for t in texts])
+            if texts
+            else np.zeros((0, self._dimension), np.float32)
+        )
         if progress:
             progress(len(texts))
         return out

@@ -41,8 +41,13 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (docs / "summit.txt").write_text(SUMMIT, encoding="utf-8")
     (docs / "interview.txt").write_text(INTERVIEW, encoding="utf-8")
     index_dir = tmp_path / "index"
-    build([docs], index_dir, embedder=FakeEmbedder(), chunking=ChunkingSettings(),
-          store_settings=StoreSettings())
+    build(
+        [docs],
+        index_dir,
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(),
+        store_settings=StoreSettings(),
+    )
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
     clear_engines()
     yield index_dir
@@ -62,7 +67,10 @@ def test_json_has_the_listed_keys_and_a_cited_answer(index: Path, capfd: pytest.
     result = _ask_json(index, QUESTION, capfd)
     assert set(result) == ANSWER_KEYS | EXTRA_ANSWER_KEYS
     assert (result["question"], result["refused"], result["mode"], result["language"]) == (
-        QUESTION, False, "extractive", "en",
+        QUESTION,
+        False,
+        "extractive",
+        "en",
     )
     assert result["answer"] == (
         "The foreign ministers met in Bucharest on 29 November 2022. [1] "
@@ -121,8 +129,14 @@ def test_plain_output_lists_the_numbered_sources(index: Path, capfd: pytest.Capt
     ids=["empty", "whitespace", "too-long", "escape", "nul", "missing-index", "not-an-index", "k-zero"],
 )
 def test_bad_input_is_one_line_on_stderr_and_a_nonzero_exit(
-    index: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str],
-    question: str, where: str, extra: list[str], expected: str, as_json: bool,
+    index: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    question: str,
+    where: str,
+    extra: list[str],
+    expected: str,
+    as_json: bool,
 ) -> None:
     folders = {"index": index, "missing": tmp_path / "nowhere", "foreign": tmp_path / "docs"}
     argv = ["ask", question, "--index-dir", str(folders[where]), *extra, *(["--json"] if as_json else [])]

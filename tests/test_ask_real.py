@@ -80,7 +80,9 @@ def test_an_off_topic_question_is_refused(ask: Callable[[str], dict[str, Any]]) 
     ("question", "source", "in_answer"),
     [
         pytest.param(
-            "Welke Duitse minister vertrok na de bijeenkomst in Boekarest naar Lodz?", DW_BUCHAREST, None,
+            "Welke Duitse minister vertrok na de bijeenkomst in Boekarest naar Lodz?",
+            DW_BUCHAREST,
+            None,
             marks=pytest.mark.xfail(
                 strict=True, reason="Known gap: the Kujat interview (nl) outranks the DW report (de) here."
             ),
@@ -118,22 +120,29 @@ def _summary(row: metrics.Row) -> str:
 
 def test_dev_hit_at_1(dev: tuple[metrics.Row, list[Record]]) -> None:
     row, records = dev
-    missed = [(r.id, r.retrieved_sources[:1]) for r in records
-              if r.answerable and not set(r.sources) & set(r.retrieved_sources[:1])]
+    missed = [
+        (r.id, r.retrieved_sources[:1])
+        for r in records
+        if r.answerable and not set(r.sources) & set(r.retrieved_sources[:1])
+    ]
     assert row.hit_at_1 is not None and row.hit_at_1 >= 0.95, f"{_summary(row)} missed: {missed}"
 
 
 def test_dev_fact_recall_in_answers(dev: tuple[metrics.Row, list[Record]]) -> None:
     row, records = dev
-    short = [(r.id, len(r.facts_found), len(r.facts)) for r in records
-             if r.answerable and len(r.facts_found) < len(r.facts)]
+    short = [
+        (r.id, len(r.facts_found), len(r.facts))
+        for r in records
+        if r.answerable and len(r.facts_found) < len(r.facts)
+    ]
     assert row.fact_recall_answer is not None and row.fact_recall_answer >= 0.80, f"{_summary(row)} {short}"
 
 
 def test_dev_citation_precision(dev: tuple[metrics.Row, list[Record]]) -> None:
     row, records = dev
-    wrong = [(r.id, r.cited_sources) for r in records
-             if r.answerable and set(r.cited_sources) - set(r.sources)]
+    wrong = [
+        (r.id, r.cited_sources) for r in records if r.answerable and set(r.cited_sources) - set(r.sources)
+    ]
     assert row.citation_precision is not None and row.citation_precision >= 0.95, f"{_summary(row)} {wrong}"
 
 

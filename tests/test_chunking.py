@@ -26,7 +26,11 @@ def test_sentences_respect_abbreviations_ordinals_and_initials() -> None:
 
 
 def test_paragraphs_are_blank_line_separated() -> None:
-    assert [TEXT[p.start : p.end][:10] for p in paragraphs(TEXT)] == ["De oorlog ", "Am 30. Nov", "Een korte "]
+    assert [TEXT[p.start : p.end][:10] for p in paragraphs(TEXT)] == [
+        "De oorlog ",
+        "Am 30. Nov",
+        "Een korte ",
+    ]
 
 
 def test_quoted_sentence_start_is_a_boundary() -> None:

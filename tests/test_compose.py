@@ -26,9 +26,18 @@ from vectorstore.store import IndexData
 
 
 def _passage(source: str, sentences: list[str], language: str = "en", rank: int = 1) -> Passage:
-    return Passage(rank=rank, chunk_id=f"chunk-{source}", source=source, title=source.upper(),
-                   date="2022-03-29", publisher=None, language=language, text=" ".join(sentences),
-                   score=1.0 / rank, dense=0.5)
+    return Passage(
+        rank=rank,
+        chunk_id=f"chunk-{source}",
+        source=source,
+        title=source.upper(),
+        date="2022-03-29",
+        publisher=None,
+        language=language,
+        text=" ".join(sentences),
+        score=1.0 / rank,
+        dense=0.5,
+    )
 
 
 def _candidates(passage: Passage, sentences: list[str], scores: list[float]) -> list[Candidate]:
@@ -62,7 +71,9 @@ def test_citations_follow_answer_order_documents_by_best_sentence_then_reading_o
         "Beta starts here today. [1] Beta gives the main fact. [2] Alpha opens the report. [3]"
     )
     assert [(c.n, c.source, c.quote) for c in result.citations] == [
-        (1, "b.txt", B0.text), (2, "b.txt", B1.text), (3, "a.txt", A0.text),
+        (1, "b.txt", B0.text),
+        (2, "b.txt", B1.text),
+        (3, "a.txt", A0.text),
     ]
     for c in result.citations:
         assert c.passage[c.quote_start : c.quote_end] == c.quote
@@ -116,10 +127,16 @@ def test_a_when_question_never_quotes_a_sentence_without_a_date() -> None:
 
 
 def test_the_source_language_note_appears_only_when_the_languages_differ() -> None:
-    nl = _candidates(_passage("nl.txt", ["Oekraïne bood neutraliteit aan."], language="nl"),
-                     ["Oekraïne bood neutraliteit aan."], [0.8])
-    de = _candidates(_passage("de.txt", ["Die Ukraine bot Neutralität an."], language="de"),
-                     ["Die Ukraine bot Neutralität an."], [0.79])
+    nl = _candidates(
+        _passage("nl.txt", ["Oekraïne bood neutraliteit aan."], language="nl"),
+        ["Oekraïne bood neutraliteit aan."],
+        [0.8],
+    )
+    de = _candidates(
+        _passage("de.txt", ["Die Ukraine bot Neutralität an."], language="de"),
+        ["Die Ukraine bot Neutralität an."],
+        [0.79],
+    )
     settings = ComposeSettings()
     assert compose("What did Ukraine offer?", "en", nl, settings).note == (
         "The sources are in Dutch; quotes are in the original language."
@@ -151,8 +168,13 @@ def interview_data(tmp_path: Path) -> IndexData:
     (docs / "ukraine.txt").write_text(UKRAINE, encoding="utf-8")
     (docs / "russia.txt").write_text(RUSSIA, encoding="utf-8")
     index = tmp_path / "index"
-    build([docs], index, embedder=FakeEmbedder(), chunking=ChunkingSettings(sentence_context_chars=0),
-          store_settings=StoreSettings())
+    build(
+        [docs],
+        index,
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(sentence_context_chars=0),
+        store_settings=StoreSettings(),
+    )
     return store.load(index)
 
 
@@ -212,8 +234,13 @@ def engine(tmp_path: Path) -> Engine:
     docs.mkdir()
     (docs / "interview.txt").write_text(INTERVIEW, encoding="utf-8")
     (docs / "summit.txt").write_text(SUMMIT, encoding="utf-8")
-    build([docs], tmp_path / "index", embedder=FakeEmbedder(), chunking=ChunkingSettings(),
-          store_settings=StoreSettings())
+    build(
+        [docs],
+        tmp_path / "index",
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(),
+        store_settings=StoreSettings(),
+    )
     return Engine.load(tmp_path / "index", FakeEmbedder(), ChunkingSettings())
 
 
@@ -260,8 +287,9 @@ def test_the_interviewers_question_is_never_quoted_its_answer_is(engine: Engine,
     assert own >= result.citations[0].score - settings.compose.margin
     scores = engine.evidence.scores(query, engine.data.sentence_vectors, settings.compose)
     assert scores[row] == -np.inf
-    ranked = candidates(scores, list(result.passages), engine.data, engine.chunk_rows, engine.sentence_rows,
-                        settings.compose)
+    ranked = candidates(
+        scores, list(result.passages), engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose
+    )
     assert ranked and not any(is_question(c.text) for c in ranked)
     assert not any(is_question(c.quote) for c in result.citations)
 

@@ -53,13 +53,20 @@ ANSWERS = {
         language="en",
         citations=(_citation(1, "a.txt", "x"), _citation(2, "b.txt", "y"), _citation(3, "a.txt", "z")),
         # "veto" is split over two passages: it must not count as found in the passages.
-        passages=(_passage(1, "b.txt", "Johnson flew ve"), _passage(2, "a.txt", "to on 9 April"),
-                  _passage(3, "b.txt", "again")),
+        passages=(
+            _passage(1, "b.txt", "Johnson flew ve"),
+            _passage(2, "a.txt", "to on 9 April"),
+            _passage(3, "b.txt", "again"),
+        ),
     ),
     # The refusal happens to contain nothing; a refused answer finds no facts whatever its text.
     "What is the capital of Mars?": Answer(
-        question="What is the capital of Mars?", text="The documents do not answer this.", refused=True,
-        mode="extractive", language="en", passages=(_passage(1, "c.txt", "Mars"),),
+        question="What is the capital of Mars?",
+        text="The documents do not answer this.",
+        refused=True,
+        mode="extractive",
+        language="en",
+        passages=(_passage(1, "c.txt", "Mars"),),
     ),
 }
 
@@ -111,13 +118,25 @@ DOCS = {
 
 
 def _line(qid: str, question: str, lang: str, sources: list[str], facts: list[list[str]]) -> dict[str, Any]:
-    return {"id": qid, "question": question, "lang": lang, "answerable": bool(sources), "sources": sources,
-            "facts": facts, "reference": "..."}
+    return {
+        "id": qid,
+        "question": question,
+        "lang": lang,
+        "answerable": bool(sources),
+        "sources": sources,
+        "facts": facts,
+        "reference": "...",
+    }
 
 
 GOLD_LINES = [
-    _line("e1", "How much cargo did the harbour of Rotterdam handle in 2023?", "en", ["alpha.txt"],
-          [["four hundred million", "400 million"], ["2023"]]),
+    _line(
+        "e1",
+        "How much cargo did the harbour of Rotterdam handle in 2023?",
+        "en",
+        ["alpha.txt"],
+        [["four hundred million", "400 million"], ["2023"]],
+    ),
     _line("n1", "Wanneer werd de molen van Kinderdijk gebouwd?", "nl", ["beta.txt"], [["1740"]]),
     _line("d1", "Wann wurde der Bahnhof in Leipzig eröffnet?", "de", ["gamma.txt"], [["1915"]]),
     _line("u1", "Was kostet ein Kilo Äpfel?", "de", [], []),
@@ -149,8 +168,18 @@ def test_citeqa_eval_json_and_records_end_to_end(
 ) -> None:
     docs, index, gold = collection
     out = tmp_path / "runs" / "records.jsonl"
-    argv = ["eval", str(gold), "--index-dir", str(index), "--docs", str(docs), "--baseline", "--json",
-            "--out", str(out)]
+    argv = [
+        "eval",
+        str(gold),
+        "--index-dir",
+        str(index),
+        "--docs",
+        str(docs),
+        "--baseline",
+        "--json",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)
     ours, plain, diff = summary["ours"], summary["plain"], summary["difference"]

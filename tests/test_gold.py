@@ -22,8 +22,13 @@ GOOD = {
     "reference": "Afzien van NAVO-lidmaatschap, in ruil voor veiligheidsgaranties.",
 }
 UNANSWERABLE = {
-    "id": "q2", "question": "How many soldiers died?", "lang": "en", "answerable": False,
-    "sources": [], "facts": [], "reference": "Not in the documents.",
+    "id": "q2",
+    "question": "How many soldiers died?",
+    "lang": "en",
+    "answerable": False,
+    "sources": [],
+    "facts": [],
+    "reference": "Not in the documents.",
 }
 
 

@@ -80,7 +80,9 @@ def test_add_change_remove_reembed_only_that_file(collection: Path, tmp_path: Pa
     _build([collection], index_dir, embedder)
     first = store.load(index_dir)
 
-    (collection / "extra.md").write_text("# Extra\n\nEen nieuw document over vrede in Istanbul.\n", encoding="utf-8")
+    (collection / "extra.md").write_text(
+        "# Extra\n\nEen nieuw document over vrede in Istanbul.\n", encoding="utf-8"
+    )
     report = _build([collection], index_dir, embedder)
     assert report.added == ["extra.md"] and len(report.unchanged) == 5
     added = store.load(index_dir)

@@ -110,20 +110,42 @@ def _record(
     latency: float,
 ) -> Record:
     return Record(
-        id=f"q-{latency:.0f}", question="?", lang=lang, answerable=bool(sources), sources=sources,
-        answer="", refused=refused, cited_sources=cited, retrieved_sources=retrieved, facts=facts,
-        facts_found=found, facts_in_passages=in_passages, answer_words=words, latency_ms=latency,
+        id=f"q-{latency:.0f}",
+        question="?",
+        lang=lang,
+        answerable=bool(sources),
+        sources=sources,
+        answer="",
+        refused=refused,
+        cited_sources=cited,
+        retrieved_sources=retrieved,
+        facts=facts,
+        facts_found=found,
+        facts_in_passages=in_passages,
+        answer_words=words,
+        latency_ms=latency,
     )
 
 
 # hit@1, hit@5, RR, facts in passages, facts in answer, citation precision, citation recall:
 RECORDS = [
     # 0, 1, 1/2, 2/2, 1/2, 1/2, 1/1
-    _record("en", ("a.txt",), False, ("a.txt", "b.txt"), ("b.txt", "a.txt", "c.txt"),
-            ("f1", "f2"), ("f1",), ("f1", "f2"), 10, 100.0),
+    _record(
+        "en",
+        ("a.txt",),
+        False,
+        ("a.txt", "b.txt"),
+        ("b.txt", "a.txt", "c.txt"),
+        ("f1", "f2"),
+        ("f1",),
+        ("f1", "f2"),
+        10,
+        100.0,
+    ),
     # 1, 1, 1, 1/3, 0/3, 1/1, 1/2
-    _record("nl", ("a.txt", "c.txt"), False, ("c.txt",), ("c.txt",),
-            ("f1", "f2", "f3"), (), ("f1",), 20, 200.0),
+    _record(
+        "nl", ("a.txt", "c.txt"), False, ("c.txt",), ("c.txt",), ("f1", "f2", "f3"), (), ("f1",), 20, 200.0
+    ),
     # refused: 0, 1, 1/2, 1/1, 0, (left out), 0
     _record("en", ("b.txt",), True, (), ("a.txt", "b.txt"), ("f1",), (), ("f1",), 6, 300.0),
     # unanswerable, refused

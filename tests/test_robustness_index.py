@@ -59,15 +59,32 @@ def _docs(folder: Path, docs: dict[str, str]) -> Path:
 
 
 def _build(docs: Path, index_dir: Path) -> None:
-    build([docs], index_dir, embedder=FakeEmbedder(), chunking=ChunkingSettings(),
-          store_settings=StoreSettings())
+    build(
+        [docs],
+        index_dir,
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(),
+        store_settings=StoreSettings(),
+    )
 
 
 def _slow_index(marker: Path, release: Path, docs: Path, index_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", SLOW_CITEQA, str(marker), str(release),
-         "index", str(docs), "--index-dir", str(index_dir)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            SLOW_CITEQA,
+            str(marker),
+            str(release),
+            "index",
+            str(docs),
+            "--index-dir",
+            str(index_dir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -141,8 +158,9 @@ def test_a_damaged_or_foreign_index_is_one_line_saying_how_to_rebuild(
     assert "Traceback" not in err
 
 
-def test_the_rebuild_hint_works(index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                capfd: pytest.CaptureFixture[str]) -> None:
+def test_the_rebuild_hint_works(
+    index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     import vectorstore.embedding
 
     _truncate(_part(index, "vectors"))

@@ -101,7 +101,10 @@ def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
     (incoming / "ok.txt").write_text(GOOD)
     (tmp_path / "incoming" / "escape.md").write_text("# Escape\n\nA Markdown note.\n")
     given: list[str | Path] = [
-        incoming / "tool.exe", incoming / "big.txt", incoming / "ok.txt", f"{incoming}/../escape.md",
+        incoming / "tool.exe",
+        incoming / "big.txt",
+        incoming / "ok.txt",
+        f"{incoming}/../escape.md",
     ]
 
     saved, refused = collection.save_uploads(given)

@@ -46,8 +46,13 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     for name, text in DOCS.items():
         (docs / name).write_text(text, encoding="utf-8")
     index_dir = tmp_path / "index"
-    build([docs], index_dir, embedder=FakeEmbedder(), chunking=ChunkingSettings(),
-          store_settings=StoreSettings())
+    build(
+        [docs],
+        index_dir,
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(),
+        store_settings=StoreSettings(),
+    )
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder())
     clear_engines()
     yield Settings(cache_dir=tmp_path / "cache", index_dir=index_dir)
@@ -63,8 +68,9 @@ def test_answered_or_refused_never_an_error(settings: Settings, question: str) -
 
 
 @pytest.mark.parametrize("question", list(HOSTILE.values()), ids=list(HOSTILE))
-def test_the_cli_answers_with_exit_zero(settings: Settings, question: str,
-                                        capfd: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_answers_with_exit_zero(
+    settings: Settings, question: str, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert main(["ask", question, "--index-dir", str(settings.index_dir), "--json"]) == 0
     out, err = capfd.readouterr()
     assert err == "" and json.loads(out)["question"] == " ".join(question.split())

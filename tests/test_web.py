@@ -24,9 +24,18 @@ def _citation(**kw: Any) -> Citation:
     quote = kw.pop("quote", f"{EVIL} is quoted here.")
     start = passage.find(quote)
     fields: dict[str, Any] = dict(
-        n=1, source="evil<x>.html", title=f"Title {EVIL}", date="2023-03-04", publisher=f"Pub {EVIL}",
-        language="nl", chunk_id="c1", quote=quote, passage=passage, quote_start=start,
-        quote_end=start + len(quote), score=0.9,
+        n=1,
+        source="evil<x>.html",
+        title=f"Title {EVIL}",
+        date="2023-03-04",
+        publisher=f"Pub {EVIL}",
+        language="nl",
+        chunk_id="c1",
+        quote=quote,
+        passage=passage,
+        quote_start=start,
+        quote_end=start + len(quote),
+        score=0.9,
     )
     fields.update(kw)
     return Citation(**fields)
@@ -34,16 +43,30 @@ def _citation(**kw: Any) -> Citation:
 
 def _answer(**kw: Any) -> Answer:
     fields: dict[str, Any] = dict(
-        question=f"Why {EVIL}?", text=f"{EVIL} is quoted here. [1]", refused=False, mode="extractive",
-        language="en", citations=(_citation(),),
+        question=f"Why {EVIL}?",
+        text=f"{EVIL} is quoted here. [1]",
+        refused=False,
+        mode="extractive",
+        language="en",
+        citations=(_citation(),),
     )
     fields.update(kw)
     return Answer(**fields)
 
 
 def _passage(text: str) -> Passage:
-    return Passage(rank=1, chunk_id="c9", source="near.txt", title="Near miss", date=None, publisher=None,
-                   language="en", text=text, score=0.1, dense=0.2)
+    return Passage(
+        rank=1,
+        chunk_id="c9",
+        source="near.txt",
+        title="Near miss",
+        date=None,
+        publisher=None,
+        language="en",
+        text=text,
+        score=0.1,
+        dense=0.2,
+    )
 
 
 def test_document_html_in_the_sources_panel_is_shown_as_text() -> None:
@@ -64,8 +87,9 @@ def test_document_html_in_the_chat_is_shown_as_text() -> None:
 
 
 def test_highlight_falls_back_to_finding_the_quote_when_offsets_are_off() -> None:
-    citation = _citation(passage="One. Two & three. Four.", quote="Two & three.", quote_start=-1,
-                         quote_end=999)
+    citation = _citation(
+        passage="One. Two & three. Four.", quote="Two & three.", quote_start=-1, quote_end=999
+    )
     panel = web.render_sources(_answer(citations=(citation,)))
     assert "One. <mark>Two &amp; three.</mark> Four." in panel
 
@@ -83,8 +107,12 @@ def test_a_long_passage_is_clipped_around_the_quote_at_word_boundaries() -> None
 
 
 def test_refusal_looks_different_from_an_answer_and_lists_closest_matches() -> None:
-    refused = _answer(text="The documents do not answer this.", refused=True, citations=(),
-                      closest=(_passage(f"Nearly {EVIL}"),))
+    refused = _answer(
+        text="The documents do not answer this.",
+        refused=True,
+        citations=(),
+        closest=(_passage(f"Nearly {EVIL}"),),
+    )
     bubble = web.render_answer(refused)
     assert bubble.startswith('<div class="citeqa-refusal">The documents do not answer this.</div>')
     assert "citeqa-answer" not in bubble
@@ -131,8 +159,9 @@ def _file(tmp_path: Path, name: str, data: bytes) -> Path:
         ("binary.md", b"abc\0def", "binary.md: not a text file."),
     ],
 )
-def test_uploads_of_the_wrong_type_or_size_are_refused(tmp_path: Path, name: str, data: bytes,
-                                                       reason: str) -> None:
+def test_uploads_of_the_wrong_type_or_size_are_refused(
+    tmp_path: Path, name: str, data: bytes, reason: str
+) -> None:
     path = _file(tmp_path, name, data)
     assert web.check_upload(path, name, max_bytes=2_000_000) == reason
 
@@ -193,8 +222,9 @@ def test_a_library_error_becomes_a_short_chat_message(service: web.ChatService) 
         assert content.count("<br>") == 0
 
 
-def test_an_unexpected_error_shows_no_traceback(service: web.ChatService,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_error_shows_no_traceback(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*args: object, **kw: object) -> Answer:
         raise RuntimeError('secret detail\nTraceback (most recent call last):\n  File "x.py", line 1')
 
@@ -221,8 +251,11 @@ def test_an_upload_becomes_searchable_without_restart(service: web.ChatService, 
     _drain(service.on_load())
     question = "Which harbour did the blue submarine visit in October?"
     assert not any(c["source"] == "submarine.txt" for c in service.ask(question)["citations"])
-    good = _file(tmp_path, "submarine.txt", b"Submarine\n\nThe blue submarine visited the harbour of Bergen "
-                 b"in October.\n")
+    good = _file(
+        tmp_path,
+        "submarine.txt",
+        b"Submarine\n\nThe blue submarine visited the harbour of Bergen in October.\n",
+    )
     bad = _file(tmp_path, "notes.exe", b"MZ")
     updates = _drain(service.upload([str(good), str(bad)]))
     report, status, cleared = updates[-1]
@@ -234,8 +267,9 @@ def test_an_upload_becomes_searchable_without_restart(service: web.ChatService, 
     assert service.ask(question)["citations"][0]["source"] == "submarine.txt"
 
 
-def test_an_upload_never_takes_the_name_of_an_existing_document(service: web.ChatService,
-                                                               tmp_path: Path) -> None:
+def test_an_upload_never_takes_the_name_of_an_existing_document(
+    service: web.ChatService, tmp_path: Path
+) -> None:
     other = _file(tmp_path, "istanbul.txt", b"Another\n\nA different text about Istanbul.\n")
     saved, refused = service.collection.save_uploads([other])
     assert saved == ["istanbul-2.txt"] and not refused

@@ -14,7 +14,15 @@ from tests.test_web_browser import start_app
 pytestmark = pytest.mark.integration
 
 ANSWER_KEYS = {
-    "question", "answer", "refused", "mode", "language", "note", "citations", "passages", "closest_matches",
+    "question",
+    "answer",
+    "refused",
+    "mode",
+    "language",
+    "note",
+    "citations",
+    "passages",
+    "closest_matches",
     "timings_ms",
 }
 

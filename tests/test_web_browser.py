@@ -19,8 +19,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 ARTIFACTS = ROOT / "artifacts"
 KUJAT_TITLE = "Rusland wil onderhandelen!"
@@ -40,7 +46,10 @@ def start_app(index_dir: Path, log: Path) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "app.py", "--index-dir", str(index_dir), "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -94,11 +103,13 @@ def _ask(page, question: str) -> None:  # type: ignore[no-untyped-def]
         """(n) => { const bot = document.querySelectorAll('#citeqa-chat .message.bot');
                     return bot.length > n && !document.querySelector('#citeqa-chat .citeqa-pending')
                            && !document.querySelector('#citeqa-chat .pending'); }""",
-        arg=before, timeout=ANSWER_TIMEOUT_MS,
+        arg=before,
+        timeout=ANSWER_TIMEOUT_MS,
     )
     page.wait_for_function(
         "(q) => document.querySelector('#citeqa-sources-panel .citeqa-question')?.innerText === q",
-        arg=question, timeout=ANSWER_TIMEOUT_MS,
+        arg=question,
+        timeout=ANSWER_TIMEOUT_MS,
     )
 
 
@@ -140,7 +151,8 @@ def test_istanbul_question_in_a_real_browser(app_url: str, browser) -> None:  # 
     page.locator("#citeqa-chat .message.bot").first.click()
     page.wait_for_function(
         "document.querySelector('#citeqa-sources-panel .citeqa-question')?.innerText "
-        "=== 'What was offered at Istanbul?'", timeout=10_000,
+        "=== 'What was offered at Istanbul?'",
+        timeout=10_000,
     )
     assert errors == []
     context.close()

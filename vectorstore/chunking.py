@@ -14,11 +14,11 @@ from vectorstore.types import Chunk, Span, content_hash
 
 # Tokens that end with a period without ending a sentence (nl, de, en); compared lower-cased.
 _ABBREVIATIONS = frozenset(
-    """
-    z.b bzw d.h u.a usw vgl ca dr prof nr st mr mrs ms jr sr vs etc e.g i.e o.a bijv m.a.w d.w.z
-    mevr dhr blz jan feb febr mrt apr aug sep sept okt oct nov dec co inc ltd gen lt col sgt
-    v.chr n.chr a.d u.s u.k e.v evt resp zgn ggf inkl
-    """.split()
+    (  # noqa: SIM905 - a word list reads best as one string
+        "z.b bzw d.h u.a usw vgl ca dr prof nr st mr mrs ms jr sr vs etc e.g i.e o.a bijv m.a.w d.w.z "
+        "mevr dhr blz jan feb febr mrt apr aug sep sept okt oct nov dec co inc ltd gen lt col sgt v.chr "
+        "n.chr a.d u.s u.k e.v evt resp zgn ggf inkl "
+    ).split()
 )
 # A candidate end: terminal punctuation, optional closing quotes/brackets, then whitespace.
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+)")

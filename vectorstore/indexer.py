@@ -67,7 +67,9 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise IndexBusy(f"Another `citeqa index` is updating {index_dir}; try again when it ends.") from None
+            raise IndexBusy(
+                f"Another `citeqa index` is updating {index_dir}; try again when it ends."
+            ) from None
         try:
             yield
         finally:
@@ -114,9 +116,13 @@ def _previous(index_dir: Path, expected: Fingerprint, rebuild: bool) -> IndexDat
     except IndexCorrupt as err:
         raise IndexCorrupt(str(err)) from None
     store.check_compatible(old.manifest, expected, index_dir)
-    if old.fingerprint.chunking != expected.chunking or old.fingerprint.cleaning_version != expected.cleaning_version:
+    if (
+        old.fingerprint.chunking != expected.chunking
+        or old.fingerprint.cleaning_version != expected.cleaning_version
+    ):
         raise IndexMismatch(
-            f"Index at {index_dir} was chunked or cleaned with other settings; {store.rebuild_hint(index_dir)}"
+            f"Index at {index_dir} was chunked or cleaned with other settings; "
+            f"{store.rebuild_hint(index_dir)}"
         )
     return old
 
@@ -171,10 +177,21 @@ def build(
         if old is not None and report.nothing_changed:
             report.chunks = len(old.chunks)
         else:
-            data = _assemble(documents, set(report.unchanged), old, expected, embedder, chunking, store_settings,
-                             progress, report)
+            data = _assemble(
+                documents,
+                set(report.unchanged),
+                old,
+                expected,
+                embedder,
+                chunking,
+                store_settings,
+                progress,
+                report,
+            )
             generation = content_hash(f"{time.time_ns()}-{expected.model_checksum}", length=12)
-            store.save(data, index_dir, generation, {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            store.save(
+                data, index_dir, generation, {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            )
             store.prune(index_dir, generation)
             report.chunks = len(data.chunks)
     report.seconds = time.perf_counter() - started

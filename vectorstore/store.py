@@ -151,7 +151,9 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
             "sentences": len(data.sentences),
         },
         "documents": {d.doc_id: {"content_hash": d.content_hash} for d in data.documents.values()},
-        "files": {part: {"name": name, "bytes": (index_dir / name).stat().st_size} for part, name in files.items()},
+        "files": {
+            part: {"name": name, "bytes": (index_dir / name).stat().st_size} for part, name in files.items()
+        },
         **extra,
     }
     fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".tmp")
@@ -178,7 +180,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
     path = index_dir / MANIFEST
     if not path.is_file():
         if index_dir.is_dir() and any(not p.name.startswith(".") for p in index_dir.iterdir()):
-            raise IndexCorrupt(f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}")
+            raise IndexCorrupt(
+                f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}"
+            )
         raise IndexNotBuilt(f"No index at {index_dir}; build it with: citeqa index --index-dir {index_dir}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -232,9 +236,11 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
             manifest["chunking"],
             manifest["cleaning_version"],
         )
-        if not (index.ntotal == len(chunks) == chunk_vectors.shape[0]) or len(sents) != sentence_vectors.shape[0]:
+        if (
+            not (index.ntotal == len(chunks) == chunk_vectors.shape[0])
+            or len(sents) != sentence_vectors.shape[0]
+        ):
             raise ValueError("row counts disagree")
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
         raise IndexCorrupt(f"Index at {index_dir} is damaged ({err}); {rebuild_hint(index_dir)}") from None
     return IndexData(fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest)
-
