@@ -38,6 +38,13 @@ def index_kind(index: faiss.Index) -> str:
     return "ivf-flat" if isinstance(index, faiss.IndexIVF) else "flat-ip"
 
 
+def describe(index: faiss.Index) -> str:
+    """The parameters that set an index's speed and recall, for reports."""
+    if isinstance(index, faiss.IndexIVF):
+        return f"nlist={index.nlist} nprobe={index.nprobe}"
+    return "exact"
+
+
 def set_nprobe(index: faiss.Index, nprobe: int) -> None:
     if isinstance(index, faiss.IndexIVF):
         index.nprobe = nprobe
