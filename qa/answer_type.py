@@ -45,9 +45,9 @@ _RELATIVE = (
 _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
     "hundred thousand million billion een twee drie vier vijf zes zeven acht negen tien elf twaalf "
-    "vijftien twintig dertig veertig vijftig honderd duizend miljoen miljard "
-    "ein eine einen zwei drei vier fünf sechs sieben acht neun zehn elf zwölf fünfzehn zwanzig dreißig vierzig fünfzig hundert tausend million millionen "
-    "milliarde milliarden dozen dutzend"
+    "vijftien twintig dertig veertig vijftig honderd duizend miljoen miljard ein eine einen zwei drei "
+    "vier fünf sechs sieben acht neun zehn elf zwölf fünfzehn zwanzig dreißig vierzig fünfzig hundert "
+    "tausend million millionen milliarde milliarden dozen dutzend"
 )
 _DATE_WORD = re.compile(
     r"\b(" + "|".join(sorted(set((_MONTHS + " " + _WEEKDAYS + " " + _RELATIVE).split()))) + r")\b"
