@@ -14,15 +14,11 @@ import itertools
 import statistics
 from pathlib import Path
 
-from qa.answer_type import answer_type, supplies
-from qa.compose import candidates
 from qa.engine import get_engine
 from qa.evaluate import score
 from qa.gold import load_gold
 from qa.metrics import summarize
-from qa.names import unknown_names
 from qa.pipeline import answer_from_vector
-from qa.retrieval import evidence_passages
 from qa.settings import ComposeSettings, Settings
 
 
@@ -40,24 +36,7 @@ def main() -> None:
     best: list[tuple[float, bool, str]] = []
     for g, vec in zip(gold, vectors, strict=True):
         ans = answer_from_vector(g.question, vec, engine, base)
-        scores = engine.evidence.scores(vec, engine.data.sentence_vectors, base.compose)
-        sources = evidence_passages(
-            list(ans.passages),
-            engine.data,
-            engine.chunk_rows,
-            scores,
-            engine.evidence.sentence_chunk,
-            vec,
-            base.compose.top_passages,
-            base.compose.top_sentences,
-        )
-        ranked = candidates(
-            scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, base.compose
-        )
-        kind = answer_type(g.question)
-        ranked = [c for c in ranked if supplies(kind, c.text)]
-        penalty = base.compose.unknown_name_penalty if unknown_names(g.question, engine.vocabulary) else 0.0
-        best.append(((ranked[0].score if ranked else -1.0) - penalty, g.answerable, g.id))
+        best.append((ans.evidence_score, g.answerable, g.id))
     for value, answerable, qid in sorted(best):
         if answerable and value > 0.5:
             continue

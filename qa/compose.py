@@ -34,7 +34,7 @@ class Composition:
     text: str
     refused: bool
     citations: tuple[Citation, ...]
-    best_score: float
+    best_score: float  # the evidence score compared with the refusal threshold
     note: str | None
 
 
@@ -128,7 +128,8 @@ def compose(
     kind = answer_type(question)
     ranked = [c for c in ranked if supplies(kind, c.text)]
     best_score = ranked[0].score if ranked else float("-inf")
-    if best_score - (settings.unknown_name_penalty if unknown_names else 0.0) < settings.refuse_below:
+    best_score -= settings.unknown_name_penalty if unknown_names else 0.0
+    if best_score < settings.refuse_below:
         return Composition(prompts.refusal(language), True, (), best_score, None)
     citations = cite(select(ranked, settings))
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)

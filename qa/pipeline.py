@@ -103,4 +103,5 @@ def answer_from_vector(
         closest=tuple(passages[:3]) if result.refused else (),
         note=result.note,
         timings_ms=timings,
+        evidence_score=result.best_score,
     )

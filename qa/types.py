@@ -78,6 +78,7 @@ class Answer:
     closest: tuple[Passage, ...] = ()  # shown on refusal as "closest matches", never as citations
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    evidence_score: float = float("-inf")  # what the refusal threshold was compared with
 
     def to_dict(self) -> dict[str, Any]:
         return {
