@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from plain_store import save_plain
+
 from qa.baseline import CHUNK_OVERLAP, CHUNK_SIZE, load_raw, plain_embeddings
 from qa.settings import Settings
 from vectorstore.embedding import SentenceTransformerEmbedder
@@ -88,7 +90,7 @@ class Ingestion:
         return Run(seconds, cpu_seconds, report.chunks, report.embedded_texts)
 
     def plain_run(self, docs: Path) -> Run:
-        """TextLoader, RecursiveCharacterTextSplitter(1000, 200), FAISS.from_documents, save_local."""
+        """TextLoader, RecursiveCharacterTextSplitter(1000, 200), FAISS.from_documents, saved (no pickle)."""
         from langchain_community.vectorstores import FAISS
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -99,7 +101,7 @@ class Ingestion:
         splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
         chunks = splitter.split_documents(documents)
         self.plain_store = FAISS.from_documents(chunks, self.plain)
-        self.plain_store.save_local(str(target))
+        save_plain(self.plain_store, target)
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         self.plain_texts = ["title: none | text: " + c.page_content for c in chunks]
         return Run(seconds, cpu_seconds, len(chunks), len(chunks))

@@ -10,8 +10,8 @@ Each prints its peak resident memory last, to stderr, as `peak_rss_mb=N`: VmHWM 
 address space. (ru_maxrss is no use here: Linux carries the parent's peak over fork and exec, so a child
 of a benchmark holding two models would report theirs.)
 
-The plain store is LangChain's `save_local`, which pickles its docstore: acceptable in a benchmark's own
-temporary folder, and what a user of the plain pipeline would do; citeqa's index has no pickle.
+The plain store is saved as `faiss.write_index` plus JSON (benchmarks/plain_store.py), not with
+LangChain's pickling `save_local`: nothing in this project loads pickle.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from pathlib import Path
 
 
 def _plain_store(out: Path):  # type: ignore[no-untyped-def]
-    from langchain_community.vectorstores import FAISS
+    from plain_store import load_plain
 
     from qa.baseline import plain_embeddings
     from qa.settings import Settings
 
-    return FAISS.load_local(str(out), plain_embeddings(Settings()), allow_dangerous_deserialization=True)
+    return load_plain(out, plain_embeddings(Settings()))
 
 
 def _questions(gold: Path, limit: int) -> list[str]:
@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
         docs, out = Path(rest[0]), Path(rest[1])
         splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
         chunks = splitter.split_documents(load_raw(docs))
-        FAISS.from_documents(chunks, plain_embeddings(Settings())).save_local(str(out))
+        from plain_store import save_plain
+
+        save_plain(FAISS.from_documents(chunks, plain_embeddings(Settings())), out)
         print(f"{len(chunks)} chunks")
     elif command == "plain-ask":
         hits = _plain_store(Path(rest[0])).similarity_search(rest[1], k=4)

@@ -22,7 +22,7 @@ from qa.types import Answer, Citation, Passage
 from tests.conftest import REAL_CACHE, SEEDS
 from tests.fakes import FakeEmbedder
 from vectorstore.indexer import build
-from vectorstore.provision import is_pulled
+from vectorstore.provision import pull_embedding_model
 from vectorstore.settings import ChunkingSettings, StoreSettings
 
 
@@ -280,8 +280,7 @@ def test_baseline_answers_with_the_top_chunk_and_never_refuses(tmp_path: Path) -
 
 @pytest.mark.integration
 def test_baseline_with_the_real_model_answers_across_languages(tmp_path: Path) -> None:
-    if not is_pulled(REAL_CACHE):
-        pytest.skip("the embedding model is not pulled; run `citeqa models pull`")
+    pull_embedding_model(REAL_CACHE, progress=False)  # returns at once when the setup step pulled it
     for name in ("001_5b70a646f9b877f3.txt", "003_70503c2fd6e06528.txt"):  # the two short seeds: a few chunks
         (tmp_path / name).write_bytes((SEEDS / name).read_bytes())
     plain = BaselinePipeline(tmp_path, Settings(cache_dir=REAL_CACHE))
