@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -62,3 +63,27 @@ class FakeEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vector(t) for t in texts])
+
+
+def index_with_fake(docs_dir: Path, index_dir: Path) -> None:
+    """Build an index of `docs_dir` into `index_dir` with the fake embedder and default settings."""
+    from vectorstore.indexer import build
+    from vectorstore.settings import ChunkingSettings, StoreSettings
+
+    build(
+        [docs_dir],
+        index_dir,
+        embedder=FakeEmbedder(),
+        chunking=ChunkingSettings(),
+        store_settings=StoreSettings(),
+    )
+
+
+def fake_collection(root: Path, documents: dict[str, str]) -> Path:
+    """Write `documents` (file name → text) into `root/docs`, index them into `root/index`, return it."""
+    docs = root / "docs"
+    docs.mkdir()
+    for name, text in documents.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    index_with_fake(docs, root / "index")
+    return root / "index"

@@ -13,9 +13,7 @@ import qa.engine
 from qa import prompts
 from qa.cli import main
 from qa.engine import clear_engines
-from tests.fakes import FakeEmbedder
-from vectorstore.indexer import build
-from vectorstore.settings import ChunkingSettings, StoreSettings
+from tests.fakes import FakeEmbedder, fake_collection
 
 SUMMIT = (
     "Summit notes\n\nThe foreign ministers met in Bucharest on 29 November 2022. "
@@ -36,18 +34,7 @@ EXTRA_ANSWER_KEYS = {"note", "closest_matches"}
 @pytest.fixture
 def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Two documents indexed with the fake embedder; the CLI's engine gets the fake model too."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "summit.txt").write_text(SUMMIT, encoding="utf-8")
-    (docs / "interview.txt").write_text(INTERVIEW, encoding="utf-8")
-    index_dir = tmp_path / "index"
-    build(
-        [docs],
-        index_dir,
-        embedder=FakeEmbedder(),
-        chunking=ChunkingSettings(),
-        store_settings=StoreSettings(),
-    )
+    index_dir = fake_collection(tmp_path, {"summit.txt": SUMMIT, "interview.txt": INTERVIEW})
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
     clear_engines()
     yield index_dir

@@ -18,10 +18,8 @@ import qa.engine
 from qa.cli import main
 from qa.engine import clear_engines
 from tests.conftest import ROOT
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, index_with_fake
 from vectorstore import store
-from vectorstore.indexer import build
-from vectorstore.settings import ChunkingSettings, StoreSettings
 
 DOCS = {
     "summit.txt": "Summit notes\n\nThe foreign ministers met in Bucharest. They discussed air defence.\n",
@@ -59,13 +57,7 @@ def _docs(folder: Path, docs: dict[str, str]) -> Path:
 
 
 def _build(docs: Path, index_dir: Path) -> None:
-    build(
-        [docs],
-        index_dir,
-        embedder=FakeEmbedder(),
-        chunking=ChunkingSettings(),
-        store_settings=StoreSettings(),
-    )
+    index_with_fake(docs, index_dir)
 
 
 def _slow_index(marker: Path, release: Path, docs: Path, index_dir: Path) -> subprocess.Popen[str]:

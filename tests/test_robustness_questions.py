@@ -16,9 +16,7 @@ from qa.cli import main
 from qa.engine import clear_engines
 from qa.pipeline import answer
 from qa.settings import Settings
-from tests.fakes import FakeEmbedder
-from vectorstore.indexer import build
-from vectorstore.settings import ChunkingSettings, StoreSettings
+from tests.fakes import FakeEmbedder, fake_collection
 
 SCRIPT = "<script>alert(1)</script>"
 HOSTILE = {
@@ -41,18 +39,7 @@ DOCS = {
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    index_dir = tmp_path / "index"
-    build(
-        [docs],
-        index_dir,
-        embedder=FakeEmbedder(),
-        chunking=ChunkingSettings(),
-        store_settings=StoreSettings(),
-    )
+    index_dir = fake_collection(tmp_path, DOCS)
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder())
     clear_engines()
     yield Settings(cache_dir=tmp_path / "cache", index_dir=index_dir)
