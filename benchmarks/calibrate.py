@@ -18,7 +18,7 @@ from qa.engine import get_engine
 from qa.evaluate import score
 from qa.gold import load_gold
 from qa.metrics import summarize
-from qa.pipeline import answer_from_vector
+from qa.pipeline import answer_from_vector, embed_question
 from qa.settings import ComposeSettings, Settings
 
 
@@ -30,12 +30,12 @@ def main() -> None:
     base = Settings(index_dir=args.index_dir) if args.index_dir else Settings()
     engine = get_engine(base)
     gold = load_gold(args.gold)
-    vectors = engine.embedder.embed_queries([g.question for g in gold])
+    vectors = [embed_question(g.question, engine) for g in gold]
 
     print("best evidence score per question (answerable a / unanswerable U):")
     best: list[tuple[float, bool, str]] = []
-    for g, vec in zip(gold, vectors, strict=True):
-        ans = answer_from_vector(g.question, vec, engine, base)
+    for g, (vec, focus) in zip(gold, vectors, strict=True):
+        ans = answer_from_vector(g.question, vec, engine, base, focus_vector=focus)
         best.append((ans.evidence_score, g.answerable, g.id))
     for value, answerable, qid in sorted(best):
         if answerable and value > 0.5:
@@ -63,8 +63,8 @@ def main() -> None:
         )
         settings = base.model_copy(update={"compose": ComposeSettings(**compose.model_dump())})
         records = [
-            score(g, answer_from_vector(g.question, vec, engine, settings), 0.0)
-            for g, vec in zip(gold, vectors, strict=True)
+            score(g, answer_from_vector(g.question, vec, engine, settings, focus_vector=focus), 0.0)
+            for g, (vec, focus) in zip(gold, vectors, strict=True)
         ]
         row = summarize(records).rows["all"]
         print(

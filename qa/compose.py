@@ -26,7 +26,8 @@ class Candidate:
     start: int
     end: int
     text: str
-    score: float
+    score: float  # how well it answers: ranks the candidates
+    support: float  # its similarity to the whole question: decides refusal
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,14 @@ def candidates(
     chunk_rows: dict[str, int],
     sentence_rows: dict[tuple[str, int], int],
     settings: ComposeSettings,
+    support: np.ndarray | None = None,
 ) -> list[Candidate]:
-    """Usable sentences of `passages` with their evidence scores, best first."""
+    """Usable sentences of `passages` with their evidence scores, best first.
+
+    `support` scores the sentences against the whole question when `scores` blend in its focus
+    (see `qa.focus`); by default it is `scores`.
+    """
+    support = scores if support is None else support
     found: dict[tuple[str, int], Candidate] = {}
     for passage in passages:
         chunk = data.chunks[chunk_rows[passage.chunk_id]]
@@ -61,7 +68,9 @@ def candidates(
             if key in found or row is None or not np.isfinite(scores[row]):
                 continue
             text = doc_text[span.start : span.end]
-            found[key] = Candidate(passage, chunk.doc_id, span.start, span.end, text, float(scores[row]))
+            found[key] = Candidate(
+                passage, chunk.doc_id, span.start, span.end, text, float(scores[row]), float(support[row])
+            )
     return sorted(found.values(), key=lambda c: (-c.score, c.passage.rank, c.start))
 
 
@@ -69,14 +78,22 @@ def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate
     """The best sentence, then those close to it in score, within the sentence and word budgets."""
     if not ranked:
         return []
-    best = ranked[0]
+    # The document is the one whose sentence matches the whole question best; within it the
+    # sentence that answers best leads (the two differ when the question has a focus, see qa.focus).
+    anchor = max(ranked, key=lambda c: c.support).doc_id
+    best = next(c for c in ranked if c.doc_id == anchor)
+    ranked = [best] + [c for c in ranked if c is not best]
     chosen = [best]
     words = word_count(best.text)
     for cand in ranked[1:]:
         if len(chosen) >= settings.max_sentences or cand.score < best.score - settings.margin:
             break
-        # Another document must be nearly as good as the best to be cited beside it.
-        if cand.doc_id != best.doc_id and cand.score < best.score - settings.other_document_margin:
+        # Another document must be nearly as good as the best to be cited beside it, both in
+        # answering (score) and in matching the whole question (support).
+        if cand.doc_id != best.doc_id and (
+            cand.score < best.score - settings.other_document_margin
+            or cand.support < max(c.support for c in chosen) - settings.other_document_margin
+        ):
             continue
         if words + word_count(cand.text) > settings.max_words:
             continue
@@ -127,7 +144,7 @@ def compose(
     """
     kind = answer_type(question)
     ranked = [c for c in ranked if supplies(kind, c.text)]
-    best_score = ranked[0].score if ranked else float("-inf")
+    best_score = max((c.support for c in ranked), default=float("-inf"))
     best_score -= settings.unknown_name_penalty if unknown_names else 0.0
     if best_score < settings.refuse_below:
         return Composition(prompts.refusal(language), True, (), best_score, None)

@@ -58,10 +58,21 @@ class Evidence:
         return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions)
 
     def scores(
-        self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings
+        self,
+        query_vector: np.ndarray,
+        sentence_vectors: np.ndarray,
+        settings: ComposeSettings,
+        focus_vector: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Evidence score per sentence; -inf where a sentence may not be quoted."""
+        """Evidence score per sentence; -inf where a sentence may not be quoted.
+
+        With `focus_vector` (the question without its names, see `qa.focus`) a sentence's own score
+        blends its similarity to the whole question and to the focus.
+        """
         own = sentence_vectors @ query_vector
+        if focus_vector is not None and settings.focus_weight > 0:
+            w = settings.focus_weight
+            own = (1 - w) * own + w * (sentence_vectors @ focus_vector)
         scores = own.astype(np.float32, copy=True)
         if self.answer_rows.size:
             w = settings.context_weight

@@ -10,6 +10,7 @@ import numpy as np
 from qa import prompts
 from qa.compose import candidates, compose
 from qa.engine import Engine, get_engine
+from qa.focus import focus_question
 from qa.names import unknown_names
 from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
@@ -42,11 +43,21 @@ def answer(
     question = validate_question(question)
     engine = engine or get_engine(settings)
     t0 = time.perf_counter()
-    query_vector = engine.embedder.embed_queries([question])[0]
+    query_vector, focus_vector = embed_question(question, engine)
     timings = {"embed": (time.perf_counter() - t0) * 1000}
-    result = answer_from_vector(question, query_vector, engine, settings, k=k, timings=timings)
+    result = answer_from_vector(
+        question, query_vector, engine, settings, k=k, timings=timings, focus_vector=focus_vector
+    )
     timings["total"] = (time.perf_counter() - started) * 1000
     return result
+
+
+def embed_question(question: str, engine: Engine) -> tuple[np.ndarray, np.ndarray | None]:
+    """The question's embedding and its focus's (None when the question names nothing the
+    collection knows), in one call to the model."""
+    focus = focus_question(question, engine.vocabulary)
+    vectors = engine.embedder.embed_queries([question] if focus is None else [question, focus])
+    return vectors[0], (vectors[1] if focus is not None else None)
 
 
 def answer_from_vector(
@@ -57,19 +68,25 @@ def answer_from_vector(
     *,
     k: int | None = None,
     timings: dict[str, float] | None = None,
+    focus_vector: np.ndarray | None = None,
 ) -> Answer:
     """The answer for a validated question whose embedding is known (calibration reuses vectors)."""
     timings = {} if timings is None else timings
     language = prompts.ui_language(detect_language(question))
     t0 = time.perf_counter()
-    scores = engine.evidence.scores(query_vector, engine.data.sentence_vectors, settings.compose)
+    support = engine.evidence.scores(query_vector, engine.data.sentence_vectors, settings.compose)
+    scores = support
+    if focus_vector is not None:
+        scores = engine.evidence.scores(
+            query_vector, engine.data.sentence_vectors, settings.compose, focus_vector
+        )
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
     passages = retrieve(
         question,
         query_vector,
         engine.data,
         engine.lexical,
-        scores,
+        support,
         engine.evidence.sentence_chunk,
         settings.retrieval,
         k,
@@ -80,14 +97,14 @@ def answer_from_vector(
         passages,
         engine.data,
         engine.chunk_rows,
-        scores,
+        support,
         engine.evidence.sentence_chunk,
         query_vector,
         settings.compose.top_passages,
         settings.compose.top_sentences,
     )
     ranked = candidates(
-        scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose
+        scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose, support
     )
     unknown = unknown_names(question, engine.vocabulary)
     result = compose(question, language, ranked, settings.compose, len(unknown))

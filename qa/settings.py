@@ -42,6 +42,13 @@ class ComposeSettings(BaseModel):
     context_decay: float = Field(
         0.02, ge=0.0, description="Less context credit per sentence into the answer."
     )
+    focus_weight: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the question's focus (the question without the collection's names, "
+        "see qa.focus) in a sentence's evidence score.",
+    )
     unknown_name_penalty: float = Field(
         0.06,
         ge=0.0,

@@ -40,11 +40,14 @@ def _passage(source: str, sentences: list[str], language: str = "en", rank: int 
     )
 
 
-def _candidates(passage: Passage, sentences: list[str], scores: list[float]) -> list[Candidate]:
-    """One candidate per sentence of `passage` (whose text is the sentences joined by spaces)."""
+def _candidates(
+    passage: Passage, sentences: list[str], scores: list[float], support: list[float] | None = None
+) -> list[Candidate]:
+    """One candidate per sentence of `passage` (whose text is the sentences joined by spaces); the
+    support (similarity to the whole question) is the score unless given."""
     out, start = [], 0
-    for text, score in zip(sentences, scores, strict=True):
-        out.append(Candidate(passage, passage.source, start, start + len(text), text, score))
+    for text, score, sup in zip(sentences, scores, support or scores, strict=True):
+        out.append(Candidate(passage, passage.source, start, start + len(text), text, score, sup))
         start += len(text) + 1
     return out
 
@@ -101,6 +104,23 @@ def test_another_document_must_be_within_other_document_margin_but_does_not_stop
     assert chosen == [B0, B1, A0]
     strict = WIDE.model_copy(update={"other_document_margin": 0.0})
     assert select(_best_first([A0, A2, B0, B1]), strict) == [B0, B1]
+
+
+def test_the_document_matching_the_whole_question_leads_even_if_another_answers_its_focus_better() -> None:
+    # B's sentence answers the focus best (score) but A's matches the whole question (support).
+    a = _candidates(A, A_SENTENCES, [0.50, 0.40, 0.30], support=[0.70, 0.45, 0.40])
+    b = _candidates(B, B_SENTENCES, [0.60, 0.20, 0.10], support=[0.50, 0.20, 0.10])
+    chosen = select(_best_first(a + b), ComposeSettings(margin=0.2, other_document_margin=0.05))
+    assert [c.text for c in chosen] == A_SENTENCES  # B is left out: its support is too low
+
+
+def test_refusal_is_decided_on_support_not_on_the_focus_blend() -> None:
+    weak_focus = _candidates(A, A_SENTENCES, [0.20, 0.10, 0.05], support=[0.50, 0.10, 0.05])
+    answered = compose("What did Alpha report?", "en", _best_first(weak_focus), ComposeSettings())
+    assert not answered.refused and answered.best_score == pytest.approx(0.50)
+    no_support = _candidates(A, A_SENTENCES, [0.90, 0.10, 0.05], support=[0.20, 0.10, 0.05])
+    refused = compose("What did Alpha report?", "en", _best_first(no_support), ComposeSettings())
+    assert refused.refused
 
 
 def test_select_skips_a_sentence_that_would_break_the_word_budget_and_tries_the_next() -> None:

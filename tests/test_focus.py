@@ -1,0 +1,45 @@
+"""The focus of a question: the question without the names the collection knows (qa.focus)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.focus import focus_question
+from qa.names import Vocabulary
+
+VOCABULARY = Vocabulary(
+    [
+        "De onderhandelingen in Istanbul. Oekraïne en Rusland. Harald Kujat zegt. "
+        "Die NATO traf sich in Bukarest; Baerbock reiste weiter."
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "focus"),
+    [
+        ("What was offered at Istanbul?", "What was offered?"),
+        (
+            "Who prevented the signing of the Istanbul agreement, according to Kujat?",
+            "Who prevented the signing of the agreement?",
+        ),
+        # "Russia" is not in this vocabulary (only "Rusland"), so it stays.
+        ("According to Kujat, what had Russia agreed to in Istanbul?", "what had Russia agreed?"),
+        ("Wat bood Oekraïne aan in Istanbul?", "Wat bood aan?"),
+    ],
+)
+def test_known_names_and_their_dangling_words_are_removed(question: str, focus: str) -> None:
+    assert focus_question(question, VOCABULARY) == focus
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Who won the 1998 Tour de France?",  # names the collection does not know stay: no focus
+        "How many years were agreed?",  # no names at all
+        "Kujat?",  # nothing left to ask
+        "Istanbul, Kujat?",  # one word left is too little to mean anything
+    ],
+)
+def test_no_focus_when_nothing_known_is_named_or_too_little_is_left(question: str) -> None:
+    assert focus_question(question, VOCABULARY) is None
