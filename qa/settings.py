@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,44 @@ class ComposeSettings(BaseModel):
     )
 
 
+#: The local GGUF assembled by `citeqa models pull --llm` (see ../shared/MODELS.md).
+DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+Mode = Literal["extractive", "generative"]
+
+
+class GenerationSettings(BaseModel):
+    """The chat model of the generative mode ("extract, then write"; see qa.generate)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["llamacpp", "openai", "ollama"] = Field(
+        "llamacpp",
+        description="llamacpp: a GGUF in-process; openai: any OpenAI-compatible endpoint; ollama: an "
+        "Ollama server.",
+    )
+    model: str = Field(
+        DEFAULT_LLM,
+        description="llamacpp: the packaged model or a .gguf path; openai/ollama: the served model name.",
+    )
+    base_url: str | None = Field(
+        None, description="Endpoint of the openai/ollama backends, e.g. http://127.0.0.1:8000/v1."
+    )
+    api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the openai backend's API key."
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Give up on the chat model after this long.")
+    max_tokens: int = Field(200, ge=16, description="Tokens the chat model may write per answer.")
+    context_tokens: int = Field(4096, ge=512, description="llamacpp: context window.")
+    threads: int | None = Field(None, ge=1, description="llamacpp: CPU threads (default: all cores).")
+    neighbours: int = Field(1, ge=0, description="Sentences shown before and after each evidence sentence.")
+    support_threshold: float = Field(
+        0.5,
+        description="A generated sentence must be at least this similar (embedding cosine) to the "
+        "evidence it cites; calibrated on the gold set.",
+    )
+
+
 class Settings(BaseSettings):
     """All configuration; environment variables use the prefix CITEQA_ and `__` for nesting."""
 
@@ -77,6 +116,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     compose: ComposeSettings = ComposeSettings()
+    mode: Mode = Field("extractive", description="How answers are written: extractive or generative.")
+    generation: GenerationSettings = GenerationSettings()
 
     @property
     def resolved_index_dir(self) -> Path:
