@@ -26,7 +26,7 @@ def _plain_store(out: Path):  # type: ignore[no-untyped-def]
     from qa.baseline import plain_embeddings
     from qa.settings import Settings
 
-    return load_plain(out, plain_embeddings(Settings()))
+    return load_plain(out, plain_embeddings(Settings(), library_defaults=True))
 
 
 def _questions(gold: Path, limit: int) -> list[str]:
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         chunks = splitter.split_documents(load_raw(docs))
         from plain_store import save_plain
 
-        save_plain(FAISS.from_documents(chunks, plain_embeddings(Settings())), out)
+        save_plain(FAISS.from_documents(chunks, plain_embeddings(Settings(), library_defaults=True)), out)
         print(f"{len(chunks)} chunks")
     elif command == "plain-ask":
         hits = _plain_store(Path(rest[0])).similarity_search(rest[1], k=4)

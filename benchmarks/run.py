@@ -136,6 +136,8 @@ def main() -> None:
     parser.add_argument("--sizes", help="synthetic sizes (default 10000; full 10000,100000,1000000)")
     parser.add_argument("--sweep", default="16,32,64,128", help="nprobe values tried at 1M vectors")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--tuned-plain", action="store_true",
+                        help="also compare against the plain pipeline given citeqa's dtype and batch size")
     args = parser.parse_args()
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="citeqa-bench-"))
@@ -152,7 +154,12 @@ def main() -> None:
         ingestion = ingest.Ingestion(settings, workdir)
         print(f"models loaded (ours and plain, one copy each) in {time.perf_counter() - t0:.1f} s")
         comparison = ingest.compare(ingestion, docs, args.pairs or (1 if args.quick else 3))
-        print("\n".join(comparison.lines(label)), flush=True)
+        print("\n".join(comparison.lines(label + "; plain with library defaults, float32")), flush=True)
+        if args.tuned_plain:
+            tuned = ingest.Ingestion(settings, workdir, tuned_plain=True)
+            tuned_comparison = ingest.compare(tuned, docs, args.pairs or (1 if args.quick else 3))
+            print("\n".join(tuned_comparison.lines(label + "; plain given citeqa's bf16 and batch size")))
+            del tuned
 
         gold = load_gold(args.gold)
         if args.quick:

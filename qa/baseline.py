@@ -39,21 +39,23 @@ def model_location(settings: Settings) -> str:
     return str(path.resolve()) if path.is_dir() else name
 
 
-def plain_embeddings(settings: Settings) -> Embeddings:
+def plain_embeddings(settings: Settings, *, library_defaults: bool = False) -> Embeddings:
     """`HuggingFaceEmbeddings` on CPU with the model's own query and document prompts.
 
     EmbeddingGemma names no default prompt, so a user following the model card passes `prompt_name`
     for both sides. `query_encode_kwargs` replaces `encode_kwargs` for queries (it is not merged), so
     normalisation is asked for in both.
+
+    With `library_defaults` the dtype and batch size are left to the libraries (float32, batches of
+    32), as a user assembling the pipeline would; otherwise they are citeqa's (bf16, its batch size).
     """
     import torch
     from langchain_huggingface import HuggingFaceEmbeddings
 
-    model_kwargs: dict[str, Any] = {
-        "device": "cpu",
+    model_kwargs: dict[str, Any] = {"device": "cpu"}
+    if not library_defaults:
         # `dtype` is the name transformers 5 uses (it warns about `torch_dtype`).
-        "model_kwargs": {"dtype": getattr(torch, settings.embedding.dtype)},
-    }
+        model_kwargs["model_kwargs"] = {"dtype": getattr(torch, settings.embedding.dtype)}
     if settings.embedding.dimension is not None:
         model_kwargs["truncate_dim"] = settings.embedding.dimension
     return HuggingFaceEmbeddings(
@@ -62,7 +64,7 @@ def plain_embeddings(settings: Settings) -> Embeddings:
         encode_kwargs={
             "prompt_name": "document",
             "normalize_embeddings": True,
-            "batch_size": settings.embedding.batch_size,
+            **({} if library_defaults else {"batch_size": settings.embedding.batch_size}),
         },
         query_encode_kwargs={"prompt_name": "query", "normalize_embeddings": True},
     )
