@@ -9,6 +9,7 @@ the user asked about. The same scores rank chunks for retrieval ("small to big")
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +18,17 @@ from qa.settings import ComposeSettings
 from vectorstore.store import IndexData
 
 MIN_WORDS = 3
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
 
 
 def is_question(text: str) -> bool:
     return text.rstrip("\"'”’»)] ").endswith("?")
+
+
+def is_prose(text: str) -> bool:
+    """False for bylines and datelines ("Aus Bukarest Bernd Riegert.", "30. November 2022"): lines
+    without a single lower-case word state nothing a question could be answered with."""
+    return any(word[0].islower() for word in _LETTER_WORD.findall(text))
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,9 @@ class Evidence:
     def from_index(cls, data: IndexData) -> Evidence:
         n = len(data.sentences)
         texts = [data.documents[s.doc_id].text[s.start : s.end] for s in data.sentences]
-        usable = np.array([not is_question(t) and len(t.split()) >= MIN_WORDS for t in texts], dtype=bool)
+        usable = np.array(
+            [not is_question(t) and len(t.split()) >= MIN_WORDS and is_prose(t) for t in texts], dtype=bool
+        )
         sentence_row = data.sentence_row()
         sentence_chunk = np.full(n, -1, dtype=np.int64)
         for chunk_row, chunk in enumerate(data.chunks):

@@ -12,7 +12,7 @@ from qa import prompts
 from qa.answer_type import AnswerType, supplies
 from qa.compose import Candidate, candidates, compose, select
 from qa.engine import Engine
-from qa.evidence import Evidence, is_question
+from qa.evidence import Evidence, is_prose, is_question
 from qa.pipeline import answer
 from qa.settings import ComposeSettings, Settings
 from qa.types import Answer, Passage
@@ -351,3 +351,17 @@ def test_the_note_names_the_sources_language_in_the_questions_language(
     assert german.note == "Die Quellen sind auf Englisch; Zitate stehen in der Originalsprache."
     dutch = answer("Wat bood Oekraïne aan in Istanbul?", settings, engine=engine)
     assert dutch.language == "nl" and dutch.note is None
+
+
+@pytest.mark.parametrize(
+    ("text", "prose"),
+    [
+        ("Aus Bukarest Bernd Riegert.", False),
+        ("30. November 2022", False),
+        ("Bernd Riegert Bukarest", False),
+        ("Ukraine bittet um Flugabwehr", True),
+        ("NATO-Außenminister am runden Tisch.", True),
+    ],
+)
+def test_bylines_and_datelines_are_not_prose(text: str, prose: bool) -> None:
+    assert is_prose(text) is prose
