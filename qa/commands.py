@@ -33,17 +33,43 @@ def format_answer(answer: Answer) -> str:
 
 
 def ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.pipeline import answer
+    from qa.pipeline import MODE_GENERATIVE, answer
 
     if args.k is not None and not 1 <= args.k <= 50:
         print("citeqa: --k must be between 1 and 50", file=sys.stderr)
         return 2
-    result = answer(args.question, settings, k=args.k)
+    if settings.mode == MODE_GENERATIVE and not args.json:
+        result = stream_answer(args.question, settings, args.k)
+    else:
+        result = answer(args.question, settings, k=args.k)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
         print(format_answer(result))
     return 0
+
+
+def stream_answer(question: str, settings: Settings, k: int | None) -> Answer:
+    """Write the generative draft to stderr as it comes, then return the verified Answer; when the
+    draft was not shown as the answer, say so on stderr too."""
+    from qa.generate import MODE_FALLBACK
+    from qa.pipeline import answer_stream
+
+    drafted = False
+    for item in answer_stream(question, settings, k=k):
+        if isinstance(item, Answer):
+            if drafted:
+                sys.stderr.write("\n")
+                if item.mode == MODE_FALLBACK:
+                    print(prompts.DRAFT_REPLACED[prompts.ui_language(item.language)], file=sys.stderr)
+                sys.stderr.flush()
+            return item
+        if not drafted:
+            sys.stderr.write("Draft: ")
+            drafted = True
+        sys.stderr.write(item)
+        sys.stderr.flush()
+    raise RuntimeError("answer_stream ended without an answer")
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -45,6 +45,7 @@ class Record:
     facts_in_passages: tuple[str, ...]  # facts present in at least one retrieved passage
     answer_words: int
     latency_ms: float
+    mode: str = "extractive"  # the answer's: extractive, generative or extractive-fallback
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class Record:
             "facts_in_passages": list(self.facts_in_passages),
             "answer_words": self.answer_words,
             "latency_ms": round(self.latency_ms, 1),
+            "mode": self.mode,
         }
 
 
@@ -98,6 +100,7 @@ def score(question: GoldQuestion, answer: Answer, latency_ms: float) -> Record:
         facts_in_passages=in_passages,
         answer_words=metrics.word_count(answer.text),
         latency_ms=latency_ms,
+        mode=answer.mode,
     )
 
 
@@ -167,7 +170,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.perf_counter()
     gold = load_gold(args.gold)  # validates the whole file before anything runs
-    mode = getattr(args, "mode", "extractive")
+    mode = getattr(args, "mode", None) or settings.mode
     engine = get_engine(settings)
     check_sources(gold, set(engine.data.documents), args.gold, f"the index at {engine.index_dir}")
     plain = None
@@ -177,7 +180,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         docs = Path(args.docs)
         plain = BaselinePipeline(docs, settings)
         check_sources(gold, plain.sources, args.gold, f"--docs {docs}")
-    runs = {OURS: _run(OURS, gold, lambda q: answer(q, settings, engine=engine))}
+    runs = {OURS: _run(OURS, gold, lambda q: answer(q, settings, engine=engine, mode=mode))}
     if plain is not None:
         runs[BASELINE] = _run(BASELINE, gold, plain.answer)
     seconds = time.perf_counter() - started  # everything: loading, the baseline's index, both runs
@@ -234,6 +237,7 @@ _METRICS = (
     ("words (median)", "median_words", ".0f"),
     ("p50 ms", "latency_p50_ms", ".0f"),
     ("p95 ms", "latency_p95_ms", ".0f"),
+    ("verified", "verified", ".2f"),
 )
 
 

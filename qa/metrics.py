@@ -24,6 +24,9 @@ SUMMARY_K = 5
 #: Languages that get their own summary row, in this order; others follow alphabetically.
 LANGUAGE_ORDER = ("en", "nl", "de")
 
+#: Answer modes of a generative run: verified generated text, and the extractive answer shown instead.
+GENERATED_MODES = ("generative", "extractive-fallback")
+
 _MARKER = re.compile(r"\[\d+\]")
 _WORDLIKE = re.compile(r"\w")
 
@@ -160,6 +163,8 @@ class Scored(Protocol):
     def answer_words(self) -> int: ...
     @property
     def latency_ms(self) -> float: ...
+    @property
+    def mode(self) -> str: ...  # the answer's: extractive, generative or extractive-fallback
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,9 @@ class Row:
     - `answerable_refused`: the number (not share) of answerable questions that were refused.
     - `median_words`: median `word_count` of all answers that are not refusals.
     - `latency_p50_ms`, `latency_p95_ms`: `percentile` of every question's latency.
+    - `verified`: over answers of the generative mode that are not refusals, the share whose generated
+      text passed verification (mode "generative" rather than "extractive-fallback"); None for an
+      extractive run.
     """
 
     n: int
@@ -195,6 +203,7 @@ class Row:
     median_words: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
+    verified: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {key: round_value(key, value) for key, value in asdict(self).items()}
@@ -233,6 +242,7 @@ def score_row(records: Sequence[Scored], k: int = SUMMARY_K) -> Row:
     answered = [r for r in answerable if not r.refused and r.cited_sources]
     words = [float(r.answer_words) for r in records if not r.refused]
     latencies = [r.latency_ms for r in records]
+    generated = [r for r in records if r.mode in GENERATED_MODES and not r.refused]
     return Row(
         n=len(records),
         answerable=len(answerable),
@@ -253,6 +263,7 @@ def score_row(records: Sequence[Scored], k: int = SUMMARY_K) -> Row:
         median_words=percentile(words, 50) if words else None,
         latency_p50_ms=percentile(latencies, 50) if latencies else None,
         latency_p95_ms=percentile(latencies, 95) if latencies else None,
+        verified=_mean([1.0 if r.mode == GENERATED_MODES[0] else 0.0 for r in generated]),
     )
 
 

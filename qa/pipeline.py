@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,8 +20,13 @@ from qa.types import Answer
 from vectorstore.errors import BadQuestion
 from vectorstore.language import detect_language
 
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
 MAX_QUESTION_CHARS = 10_000
 MODE_EXTRACTIVE = "extractive"
+MODE_GENERATIVE = "generative"
+MODES = (MODE_EXTRACTIVE, MODE_GENERATIVE)
 
 
 def validate_question(question: str) -> str:
@@ -35,10 +42,32 @@ def validate_question(question: str) -> str:
     return " ".join(question.split())
 
 
+def _mode(mode: str | None, settings: Settings) -> str:
+    mode = mode or settings.mode
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    return mode
+
+
 def answer(
-    question: str, settings: Settings, *, k: int | None = None, engine: Engine | None = None
+    question: str,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    engine: Engine | None = None,
+    mode: str | None = None,
+    chat: BaseChatModel | None = None,
 ) -> Answer:
-    """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ..."""
+    """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ...
+
+    `mode` (default `settings.mode`) is "extractive" (quoted sentences) or "generative" (written by
+    the chat model from those sentences and verified; see `qa.generate`). `chat` replaces the
+    configured chat model (tests pass fakes).
+    """
+    if _mode(mode, settings) == MODE_GENERATIVE:
+        *_, result = answer_stream(question, settings, k=k, engine=engine, mode=mode, chat=chat)
+        assert isinstance(result, Answer)
+        return result
     started = time.perf_counter()
     question = validate_question(question)
     engine = engine or get_engine(settings)
@@ -50,6 +79,31 @@ def answer(
     )
     timings["total"] = (time.perf_counter() - started) * 1000
     return result
+
+
+def answer_stream(
+    question: str,
+    settings: Settings,
+    *,
+    k: int | None = None,
+    engine: Engine | None = None,
+    mode: str | None = None,
+    chat: BaseChatModel | None = None,
+) -> Iterator[str | Answer]:
+    """Like `answer`, streaming: yields the generative draft's text as it comes (nothing in the
+    extractive mode), then the finished, verified Answer as the last item."""
+    if _mode(mode, settings) == MODE_EXTRACTIVE:
+        yield answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
+        return
+    from qa.generate import generate
+
+    started = time.perf_counter()
+    engine = engine or get_engine(settings)
+    extractive = answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
+    for item in generate(extractive, engine, settings, chat):
+        if isinstance(item, Answer):
+            item.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        yield item
 
 
 def embed_question(question: str, engine: Engine) -> tuple[np.ndarray, np.ndarray | None]:

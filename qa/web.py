@@ -26,7 +26,7 @@ import gradio as gr
 
 from qa import prompts
 from qa.engine import Engine, get_engine
-from qa.pipeline import answer
+from qa.pipeline import MODE_GENERATIVE, answer, answer_stream
 from qa.settings import Settings
 from qa.types import Answer, Passage
 from vectorstore import store
@@ -90,6 +90,14 @@ def render_answer(result: Answer, shown: str | None = None) -> str:
         items = "".join(f"<li>{_e(title)} <code>{_e(src)}</code></li>" for src, title in documents.items())
         parts.append(f'<div class="citeqa-closest"><b>{_e(head)}:</b><ol>{items}</ol></div>')
     return "".join(parts)
+
+
+def render_draft(draft: str) -> str:
+    """The chat bubble while the chat model writes: its draft, marked as not yet checked."""
+    return (
+        f'<div class="citeqa-draft">{_lines(_e(draft))}</div>'
+        '<div class="citeqa-pending">Draft; checking it against the sources…</div>'
+    )
 
 
 def render_error(message: str) -> str:
@@ -383,10 +391,17 @@ class ChatService:
         self.settings = settings
         self.collection = collection
 
-    def _answer(self, question: str, k: int | None) -> Answer:
+    def _check_ready(self) -> None:
         if (state := self.collection.building) is not None:
             raise IndexNotBuilt(f"{state.describe()} Ask again when it is done.")
+
+    def _answer(self, question: str, k: int | None) -> Answer:
+        self._check_ready()
         return answer(question, self.settings, k=k, engine=self.collection.engine())
+
+    def _answer_stream(self, question: str, k: int | None, mode: str) -> Iterator[str | Answer]:
+        self._check_ready()
+        return answer_stream(question, self.settings, k=k, engine=self.collection.engine(), mode=mode)
 
     def respond(
         self,
@@ -396,16 +411,33 @@ class ChatService:
         k: float | None = None,
         mode: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
-        """Stream one turn: yields (textbox, chat history, answers by message index, sources, status)."""
-        # `mode` is the answer mode control's value; only "extractive" exists until the generative issue.
+        """Stream one turn: yields (textbox, chat history, answers by message index, sources, status).
+
+        In the generative `mode` the chat model's draft streams into the chat as it comes; the verified
+        answer then takes its place, or the extractive answer with a note saying the draft was replaced.
+        """
+        mode = mode or self.settings.mode
         history, answers = list(history or []), dict(answers or {})
         question = question or ""
         if question.strip():
             history.append({"role": "user", "content": _lines(_e(question.strip()))})
         history.append({"role": "assistant", "content": _pending("Searching the documents…")})
         yield "", list(history), dict(answers), gr.skip(), gr.skip()
+        drafted = False
         try:
-            result = self._answer(question, int(k) if k else None)
+            if mode == MODE_GENERATIVE:
+                draft, result = "", None
+                for item in self._answer_stream(question, int(k) if k else None, mode):
+                    if isinstance(item, Answer):
+                        result = item
+                        continue
+                    draft, drafted = draft + item, True
+                    history[-1] = {"role": "assistant", "content": render_draft(draft)}
+                    yield "", list(history), dict(answers), gr.skip(), gr.skip()
+                if result is None:
+                    raise RuntimeError("answer_stream ended without an answer")
+            else:
+                result = self._answer(question, int(k) if k else None)
         except CiteqaError as err:
             history[-1] = {"role": "assistant", "content": render_error(str(err))}
             yield "", list(history), dict(answers), gr.skip(), self.collection.status()
@@ -417,7 +449,8 @@ class ChatService:
             yield "", list(history), dict(answers), gr.skip(), gr.skip()
             return
         answers[len(history) - 1] = result
-        words = re.findall(r"\S+\s*", result.text)
+        # A streamed draft is replaced at once by what passed verification (or by the fallback).
+        words = [] if drafted else re.findall(r"\S+\s*", result.text)
         for end in range(_STREAM_WORDS, len(words), _STREAM_WORDS):
             history[-1] = {"role": "assistant", "content": render_answer(result, "".join(words[:end]))}
             yield "", list(history), dict(answers), gr.skip(), gr.skip()
@@ -504,6 +537,8 @@ CSS = """
 .citeqa-error { border-left:4px solid #dc2626; background:rgba(220,38,38,.08); padding:.4rem .7rem;
   border-radius:4px; }
 .citeqa-pending { color: var(--body-text-color-subdued); font-style:italic; }
+.citeqa-draft { color: var(--body-text-color-subdued); border-left:3px dashed var(--border-color-primary);
+  padding-left:.6rem; }
 .citeqa-note { margin-top:.4rem; font-size:.85rem; color: var(--body-text-color-subdued); }
 .citeqa-closest { margin-top:.4rem; font-size:.9rem; }
 .citeqa-closest ol { margin:.2rem 0 0 1.2rem; }
@@ -581,12 +616,18 @@ def build_app(
                 gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="Examples")
                 with gr.Accordion("Settings", open=False):
                     k = gr.Slider(1, 20, value=settings.retrieval.k, step=1, label="Passages to retrieve")
-                    # The generative issue adds choices here and passes `mode` on to the pipeline.
                     mode = gr.Radio(
-                        [("Extractive: quotes from the documents", "extractive")],
-                        value="extractive",
+                        [
+                            ("Extractive: quotes from the documents", "extractive"),
+                            (
+                                "Generative: written from the quotes by the chat model, then checked",
+                                "generative",
+                            ),
+                        ],
+                        value=settings.mode,
                         label="Answer mode",
-                        interactive=False,
+                        interactive=True,
+                        elem_id="citeqa-mode",
                     )
                 with gr.Accordion("Add documents", open=False):
                     files = gr.File(

@@ -289,3 +289,29 @@ def test_baseline_with_the_real_model_answers_across_languages(tmp_path: Path) -
     assert "Tsjizjov" in english_about_dutch.text
     dutch_about_german = plain.answer("Wat zei Rutte over Poetin en vrede?")
     assert dutch_about_german.citations[0].source == "003_70503c2fd6e06528.txt"
+
+
+def test_citeqa_eval_generative_reports_verification_and_records_the_mode(
+    collection: tuple[Path, Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import qa.generate
+    from vectorstore.errors import GenerationUnavailable
+
+    def unavailable(settings: object) -> None:
+        raise GenerationUnavailable("The local chat model is not in the cache.")
+
+    monkeypatch.setattr(qa.generate, "load_chat_model", unavailable)
+    _, index, gold = collection
+    out = tmp_path / "records.jsonl"
+    argv = ["eval", str(gold), "--index-dir", str(index), "--mode", "generative", "--json", "--out", str(out)]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["mode"] == "generative"
+    # Every answer fell back: none passed verification; the refusal counts neither way.
+    assert summary["ours"]["all"]["verified"] == 0.0 and summary["ours"]["all"]["latency_p50_ms"] >= 0
+    assert summary["ours"]["all"]["fact_recall_answer"] == 1.0  # the extractive answers, as before
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["mode"] for r in records] == ["extractive-fallback"] * 3 + ["generative"]

