@@ -68,21 +68,30 @@ class Evidence:
         return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions)
 
     def scores(
+        self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings
+    ) -> np.ndarray:
+        """Evidence score per sentence; -inf where a sentence may not be quoted."""
+        return self._from_similarity(sentence_vectors @ query_vector, settings)
+
+    def focused_scores(
         self,
         query_vector: np.ndarray,
+        focus_vector: np.ndarray,
         sentence_vectors: np.ndarray,
         settings: ComposeSettings,
-        focus_vector: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Evidence score per sentence; -inf where a sentence may not be quoted.
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The evidence scores against the whole question (support) and against its blend with the
+        question's focus (the question without its names, see `qa.focus`), from one scan of the
+        sentence vectors."""
+        both = sentence_vectors @ np.stack([query_vector, focus_vector], axis=1)
+        whole, focus = both[:, 0], both[:, 1]
+        w = settings.focus_weight
+        return (
+            self._from_similarity(whole, settings),
+            self._from_similarity((1 - w) * whole + w * focus, settings),
+        )
 
-        With `focus_vector` (the question without its names, see `qa.focus`) a sentence's own score
-        blends its similarity to the whole question and to the focus.
-        """
-        own = sentence_vectors @ query_vector
-        if focus_vector is not None and settings.focus_weight > 0:
-            w = settings.focus_weight
-            own = (1 - w) * own + w * (sentence_vectors @ focus_vector)
+    def _from_similarity(self, own: np.ndarray, settings: ComposeSettings) -> np.ndarray:
         scores = own.astype(np.float32, copy=True)
         if self.answer_rows.size:
             w = settings.context_weight

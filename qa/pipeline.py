@@ -128,11 +128,12 @@ def answer_from_vector(
     timings = {} if timings is None else timings
     language = prompts.ui_language(detect_language(question))
     t0 = time.perf_counter()
-    support = engine.evidence.scores(query_vector, engine.data.sentence_vectors, settings.compose)
-    scores = support
-    if focus_vector is not None:
-        scores = engine.evidence.scores(
-            query_vector, engine.data.sentence_vectors, settings.compose, focus_vector
+    vectors = engine.data.sentence_vectors
+    if focus_vector is None:
+        support = scores = engine.evidence.scores(query_vector, vectors, settings.compose)
+    else:
+        support, scores = engine.evidence.focused_scores(
+            query_vector, focus_vector, vectors, settings.compose
         )
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
     passages = retrieve(

@@ -235,6 +235,24 @@ def test_credit_decays_into_the_answer_and_stops_at_the_next_paragraph(interview
     assert [plain[r] for r in (first, second, later)] == pytest.approx([0.75, 0.75, 0.75])
 
 
+def test_focused_scores_are_the_plain_scores_and_their_focus_blend(interview_data: IndexData) -> None:
+    embedder = FakeEmbedder()
+    query, focus = embedder.embed_queries(["Wat bood Rusland aan?", "Wat bood aan?"])
+    vectors = interview_data.sentence_vectors
+    evidence = Evidence.from_index(interview_data)
+    settings = ComposeSettings(focus_weight=0.3)
+    support, blended = evidence.focused_scores(query, focus, vectors, settings)
+    np.testing.assert_allclose(support, evidence.scores(query, vectors, settings))
+    usable = np.isfinite(support)
+    assert (usable == np.isfinite(blended)).all()
+    # A sentence that answers no question keeps its own similarity: here the plain 0.7/0.3 blend.
+    row = _rows(interview_data, "russia.txt")["Rusland bood wapens aan."]
+    expected = 0.7 * float(vectors[row] @ query) + 0.3 * float(vectors[row] @ focus)
+    assert blended[row] == pytest.approx(expected)
+    same = evidence.focused_scores(query, focus, vectors, ComposeSettings(focus_weight=0.0))[1]
+    np.testing.assert_allclose(same, support)
+
+
 # ------------------------------------------------------------------------------ the pipeline, fake model
 
 INTERVIEW = (
