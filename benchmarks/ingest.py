@@ -8,8 +8,9 @@ the plain pipeline given citeqa's dtype and batch size, to show what is left onc
 Runs alternate, ours then plain, so load from other processes falls on both; the ratio is taken per
 pair and the median reported.
 
-What each embeds: citeqa embeds every chunk *and* every sentence with ~200 characters of the text before
-it (the evidence the answer quotes), about five texts per chunk; the plain pipeline embeds its chunks only.
+What each embeds: citeqa embeds every sentence with ~200 characters of the text before it (the evidence
+the answer quotes) and takes each chunk's vector as the mean of its sentences' (`chunk_vectors`
+"sentences", the default; "embedded" embeds the chunks as well); the plain pipeline embeds its chunks.
 """
 
 from __future__ import annotations
@@ -115,13 +116,15 @@ class Ingestion:
         return self._tokens(self.plain_texts)
 
     def our_tokens(self, index_dir: Path) -> int:
-        """Tokens citeqa embedded for the index in `index_dir` (chunks and sentences with context)."""
+        """Tokens citeqa embedded for `index_dir`: sentences with context, chunks if embedded."""
         from vectorstore import store
         from vectorstore.indexer import sentence_in_context
 
         data = store.load(index_dir)
         titles = {doc_id: doc.meta.title for doc_id, doc in data.documents.items()}
-        texts = [f"title: {titles[c.doc_id]} | text: {c.text}" for c in data.chunks]
+        texts = []
+        if self.settings.chunking.chunk_vectors == "embedded":
+            texts = [f"title: {titles[c.doc_id]} | text: {c.text}" for c in data.chunks]
         context = self.settings.chunking.sentence_context_chars
         texts += [
             f"title: {titles[s.doc_id]} | text: "
@@ -161,7 +164,7 @@ class Comparison:
         token_ratio = self.our_tokens / max(self.plain_tokens, 1)
         return [
             f"ingestion ({label}; {len(self.ours)} alternating run pair(s), models loaded beforehand):",
-            "  ours : " + _describe(self.ours, "texts (chunks + sentences with context)", self.our_tokens),
+            "  ours : " + _describe(self.ours, "texts (sentences with context)", self.our_tokens),
             "  plain: " + _describe(self.plain, "texts (chunks)", self.plain_tokens),
             f"  ingestion ratio ours/plain: {self.throughput_ratio:.2f}x chunks/s (target 1.5x); "
             f"the same files take {self.time_ratio:.2f}x the wall time ({self.cpu_time_ratio:.2f}x CPU time) "

@@ -86,9 +86,7 @@ def test_add_change_remove_reembed_only_that_file(collection: Path, tmp_path: Pa
     report = _build([collection], index_dir, embedder)
     assert report.added == ["extra.md"] and len(report.unchanged) == 5
     added = store.load(index_dir)
-    assert embedder.calls[-1] == sum(c.doc_id == "extra.md" for c in added.chunks) + sum(
-        s.doc_id == "extra.md" for s in added.sentences
-    )
+    assert embedder.calls[-1] == sum(s.doc_id == "extra.md" for s in added.sentences)
     # Vectors of unchanged documents were carried over, not recomputed differently.
     row = next(i for i, c in enumerate(first.chunks) if c.doc_id.startswith("001"))
     new_row = next(i for i, c in enumerate(added.chunks) if c.id == first.chunks[row].id)
@@ -103,6 +101,36 @@ def test_add_change_remove_reembed_only_that_file(collection: Path, tmp_path: Pa
     report = _build([collection], index_dir, embedder)
     assert report.removed == ["extra.md"] and len(embedder.calls) == calls
     assert "extra.md" not in store.load(index_dir).documents
+
+
+def test_chunk_vectors_are_the_length_weighted_mean_of_their_sentences(
+    collection: Path, tmp_path: Path
+) -> None:
+    embedder = FakeEmbedder()
+    report = _build([collection], tmp_path / "index", embedder)
+    data = store.load(tmp_path / "index")
+    assert embedder.calls == [len(data.sentences)] and report.embedded_texts == len(data.sentences)
+    rows = data.sentence_row()
+    for chunk, vector in zip(data.chunks, data.chunk_vectors, strict=True):
+        weights = np.array([span.end - span.start for span in chunk.sentences], np.float32)
+        mean = weights @ data.sentence_vectors[[rows[(chunk.doc_id, s.start)] for s in chunk.sentences]]
+        assert np.allclose(vector, mean / np.linalg.norm(mean), atol=1e-6)
+    # The FAISS index holds those vectors: a chunk's own vector finds it first.
+    assert faiss_index.search(data.faiss, data.chunk_vectors[3:4], 1)[1][0][0] == 3
+
+
+def test_embedded_chunk_vectors_embed_the_chunk_text_as_well(collection: Path, tmp_path: Path) -> None:
+    embedder = FakeEmbedder()
+    chunking = ChunkingSettings(chunk_vectors="embedded")
+    build(
+        [collection], tmp_path / "index", embedder=embedder, chunking=chunking, store_settings=StoreSettings()
+    )
+    data = store.load(tmp_path / "index")
+    assert embedder.calls == [len(data.chunks) + len(data.sentences)]
+    assert np.allclose(data.chunk_vectors[0], embedder.embed_documents([data.chunks[0].text])[0], atol=1e-6)
+    # An index built one way is refused by the other.
+    with pytest.raises(IndexMismatch):
+        _build([collection], tmp_path / "index", embedder)
 
 
 def test_mismatched_model_or_format_is_refused_with_a_rebuild_hint(collection: Path, tmp_path: Path) -> None:

@@ -208,6 +208,24 @@ def sentence_in_context(text: str, start: int, end: int, context_chars: int) -> 
     return " ".join(text[begin:end].split())
 
 
+def chunk_vectors_from_sentences(
+    chunks: list[Chunk], sentences: list[SentenceRef], sentence_vectors: np.ndarray
+) -> np.ndarray:
+    """Each chunk's vector as the mean of its sentences' vectors weighted by sentence length, normalised.
+
+    The sentences are embedded with the text before them anyway (they are what answers quote), so the
+    chunk's own text need not be embedded a second time; on the gold sets retrieval is as good.
+    """
+    row = {(s.doc_id, s.start): i for i, s in enumerate(sentences)}
+    out = np.zeros((len(chunks), sentence_vectors.shape[1]), np.float32)
+    for i, chunk in enumerate(chunks):
+        rows = [row[(chunk.doc_id, span.start)] for span in chunk.sentences]
+        weights = np.array([span.end - span.start for span in chunk.sentences], np.float32)
+        mean = weights @ sentence_vectors[rows]
+        out[i] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    return out
+
+
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -242,11 +260,14 @@ def _assemble(
         spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
         new_sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
     titles = {d.doc_id: d.meta.title for d in new_docs}
-    texts = [c.text for c in new_chunks] + [
+    embed_chunks = chunking.chunk_vectors == "embedded"
+    chunk_texts = [c.text for c in new_chunks] if embed_chunks else []
+    texts = chunk_texts + [
         sentence_in_context(documents[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
         for s in new_sents
     ]
-    text_titles = [titles[c.doc_id] for c in new_chunks] + [titles[s.doc_id] for s in new_sents]
+    text_titles = [titles[c.doc_id] for c in new_chunks] if embed_chunks else []
+    text_titles += [titles[s.doc_id] for s in new_sents]
     if texts:
         tick, close = progress(len(texts)) if progress else (None, None)
         try:
@@ -255,8 +276,12 @@ def _assemble(
             if close:
                 close()
         report.embedded_texts = len(texts)
-        chunk_rows.append(vectors[: len(new_chunks)])
-        sentence_rows.append(vectors[len(new_chunks) :])
+        new_sentence_vectors = vectors[len(chunk_texts) :]
+        if embed_chunks:
+            chunk_rows.append(vectors[: len(chunk_texts)])
+        else:
+            chunk_rows.append(chunk_vectors_from_sentences(new_chunks, new_sents, new_sentence_vectors))
+        sentence_rows.append(new_sentence_vectors)
         chunks.extend(new_chunks)
         sentences.extend(new_sents)
 

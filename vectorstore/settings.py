@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,11 @@ class ChunkingSettings(Section):
         ge=0,
         description="Text before a sentence embedded with it, so 'It offered X.' still matches "
         "'What was offered at Istanbul?' when Istanbul was named just before.",
+    )
+    chunk_vectors: Literal["sentences", "embedded"] = Field(
+        "sentences",
+        description="'sentences': a chunk's vector is the length-weighted mean of its sentences' vectors "
+        "(one embedding pass, same retrieval on the gold sets); 'embedded': the chunk text is embedded too.",
     )
 
 
