@@ -82,14 +82,24 @@ class Evidence:
     ) -> tuple[np.ndarray, np.ndarray]:
         """The evidence scores against the whole question (support) and against its blend with the
         question's focus (the question without its names, see `qa.focus`), from one scan of the
-        sentence vectors."""
+        sentence vectors.
+
+        An interview answer inherits its topic: "What did Ukraine offer in return?" follows the talk
+        of Istanbul, so its answer is about Istanbul though it never names it. For the blend its topic
+        is the best whole-question similarity of itself, the question it answers and the sentence
+        before that question; what it says is still judged by its own similarity to the focus. With
+        no weight on the focus the blend is the support.
+        """
         both = sentence_vectors @ np.stack([query_vector, focus_vector], axis=1)
         whole, focus = both[:, 0], both[:, 1]
         w = settings.focus_weight
-        return (
-            self._from_similarity(whole, settings),
-            self._from_similarity((1 - w) * whole + w * focus, settings),
-        )
+        scores = self._from_similarity((1 - w) * whole + w * focus, settings)
+        if w > 0 and self.answer_rows.size:
+            rows = self.answer_rows
+            topic = np.maximum.reduce([whole[rows], whole[self.asked_rows], whole[self.before_asked]])
+            inherited = (1 - w) * topic + w * focus[rows] - settings.context_decay * self.positions
+            scores[rows] = np.where(self.usable[rows], np.maximum(scores[rows], inherited), -np.inf)
+        return self._from_similarity(whole, settings), scores
 
     def _from_similarity(self, own: np.ndarray, settings: ComposeSettings) -> np.ndarray:
         scores = own.astype(np.float32, copy=True)

@@ -253,6 +253,27 @@ def test_focused_scores_are_the_plain_scores_and_their_focus_blend(interview_dat
     np.testing.assert_allclose(same, support)
 
 
+def test_with_a_focus_an_interview_answer_inherits_the_topic_of_its_question(
+    interview_data: IndexData,
+) -> None:
+    embedder = FakeEmbedder()
+    query, focus = embedder.embed_queries(["Wat bood Rusland aan?", "Wat bood aan?"])
+    vectors = interview_data.sentence_vectors
+    evidence = Evidence.from_index(interview_data)
+    rows = _rows(interview_data, "russia.txt")
+    asked = rows["Wat bood Rusland aan?"]
+    first, second = rows["Rusland bood niets aan."], rows["Rusland bood steun aan."]
+    _, blended = evidence.focused_scores(query, focus, vectors, ComposeSettings(focus_weight=0.3))
+    # Topic: the question it answers matches the whole question best (cosine 1); what the answer says
+    # is its own similarity to the focus; and credit still decays into the answer.
+    assert float(vectors[asked] @ query) == pytest.approx(1.0)
+    assert blended[first] == pytest.approx(0.7 * 1.0 + 0.3 * float(vectors[first] @ focus))
+    assert blended[second] == pytest.approx(0.7 * 1.0 + 0.3 * float(vectors[second] @ focus) - 0.02)
+    # That is more than the plain blend lends it, which halves the question's part.
+    blend = 0.7 * (vectors @ query) + 0.3 * (vectors @ focus)
+    assert blended[first] > 0.5 * blend[asked] + 0.5 * blend[first]
+
+
 # ------------------------------------------------------------------------------ the pipeline, fake model
 
 INTERVIEW = (
