@@ -42,10 +42,12 @@ _RELATIVE = (
     "yesterday today tomorrow gisteren vandaag morgen gestern heute morgen spring summer autumn winter "
     "voorjaar zomer najaar frühjahr sommer herbst"
 )
+# Not "one", "een", "ein(e)": in English a pronoun, in Dutch and German the indefinite article, so
+# they would let nearly every sentence answer a "how many" question.
 _NUMBER_WORDS = (
-    "one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
-    "hundred thousand million billion een twee drie vier vijf zes zeven acht negen tien elf twaalf "
-    "vijftien twintig dertig veertig vijftig honderd duizend miljoen miljard ein eine einen zwei drei "
+    "two three four five six seven eight nine ten eleven twelve fifteen twenty thirty forty fifty "
+    "hundred thousand million billion twee drie vier vijf zes zeven acht negen tien elf twaalf "
+    "vijftien twintig dertig veertig vijftig honderd duizend miljoen miljard zwei drei "
     "vier fünf sechs sieben acht neun zehn elf zwölf fünfzehn zwanzig dreißig vierzig fünfzig hundert "
     "tausend million millionen milliarde milliarden dozen dutzend"
 )

@@ -64,6 +64,10 @@ def test_a_date_is_a_year_a_month_a_weekday_or_a_relative_day(sentence: str, has
         ("The alliance is united.", False),
         ("Het gesprek verliep moeizaam.", False),
         ("Die Allianz ist geeint.", False),
+        # Indefinite articles are spelled like "one" in Dutch and German: not a number.
+        ("Rusland bood een Russische deelname aan.", False),
+        ("Russland lehnt eine Waffenruhe ab, sagte ein Sprecher.", False),
+        ("It was one of the hardest talks.", False),
     ],
 )
 def test_a_number_is_digits_or_a_number_word(sentence: str, has_number: bool) -> None:
