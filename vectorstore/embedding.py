@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from vectorstore.errors import ModelUnavailable
-from vectorstore.provision import EMBEDDINGGEMMA, is_pulled, packaged_model_dir
+from vectorstore.model_specs import EMBEDDINGGEMMA
+from vectorstore.provision import is_pulled, packaged_model_dir
 from vectorstore.settings import DEFAULT_MODEL, EmbeddingSettings
 
 if TYPE_CHECKING:  # torch and sentence-transformers take seconds to import: only when a model loads
