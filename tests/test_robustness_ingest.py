@@ -87,13 +87,13 @@ def test_nothing_indexable_is_a_nonzero_exit(tmp_path: Path, capfd: pytest.Captu
 
 
 def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
-    from qa import web
+    from qa.collection import Collection, uploads_dir
     from qa.settings import Settings
 
     settings = Settings(
         cache_dir=tmp_path / "cache", index_dir=tmp_path / "index", store=StoreSettings(max_file_bytes=1000)
     )
-    collection = web.Collection(settings, FakeEmbedder(), folders=[web.uploads_dir(settings)])
+    collection = Collection(settings, FakeEmbedder(), folders=[uploads_dir(settings)])
     incoming = tmp_path / "incoming" / "sub"
     incoming.mkdir(parents=True)
     (incoming / "tool.exe").write_bytes(b"MZ\x90\x00")
@@ -114,6 +114,6 @@ def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
         "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .pdf.",
         "big.txt: 0.0 MB is over the 0 MB limit.",
     ]
-    uploads = web.uploads_dir(settings)
+    uploads = uploads_dir(settings)
     assert sorted(p.name for p in uploads.iterdir()) == ["escape.md", "ok.txt"]
     assert not (tmp_path / "escape.md").exists() and not (uploads.parent / "escape.md").exists()

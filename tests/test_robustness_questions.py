@@ -13,6 +13,7 @@ import pytest
 import qa.engine
 from qa import web
 from qa.cli import main
+from qa.collection import Collection
 from qa.engine import clear_engines
 from qa.pipeline import answer
 from qa.settings import Settings
@@ -65,7 +66,7 @@ def test_the_cli_answers_with_exit_zero(
 
 @pytest.mark.parametrize("question", list(HOSTILE.values()), ids=list(HOSTILE))
 def test_the_web_page_shows_the_question_as_text(settings: Settings, tmp_path: Path, question: str) -> None:
-    collection = web.Collection(settings, FakeEmbedder(), folders=[tmp_path / "docs"])
+    collection = Collection(settings, FakeEmbedder(), folders=[tmp_path / "docs"])
     service = web.ChatService(settings, collection)
     *_, last = service.respond(question, [], {})
     _, history, answers, sources, _ = last
@@ -78,7 +79,7 @@ def test_the_web_page_shows_the_question_as_text(settings: Settings, tmp_path: P
 
 
 def test_document_markup_is_quoted_as_text_in_the_answer(settings: Settings, tmp_path: Path) -> None:
-    collection = web.Collection(settings, FakeEmbedder(), folders=[tmp_path / "docs"])
+    collection = Collection(settings, FakeEmbedder(), folders=[tmp_path / "docs"])
     service = web.ChatService(settings, collection)
     *_, last = service.respond("Which markup did the page contain, quoted as text?", [], {})
     _, history, answers, sources, _ = last

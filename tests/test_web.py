@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from qa import web
+from qa import render, web
+from qa.collection import Collection, check_upload, safe_upload_name, uploads_dir
 from qa.engine import clear_engines
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
@@ -70,7 +71,7 @@ def _passage(text: str) -> Passage:
 
 
 def test_document_html_in_the_sources_panel_is_shown_as_text() -> None:
-    panel = web.render_sources(_answer())
+    panel = render.render_sources(_answer())
     assert "<script" not in panel and "<b>" not in panel
     assert f"Title {EVIL_ESCAPED}" in panel and f"Pub {EVIL_ESCAPED}" in panel
     assert "evil&lt;x&gt;.html" in panel
@@ -80,7 +81,7 @@ def test_document_html_in_the_sources_panel_is_shown_as_text() -> None:
 
 
 def test_document_html_in_the_chat_is_shown_as_text() -> None:
-    bubble = web.render_answer(_answer())
+    bubble = render.render_answer(_answer())
     assert "<script" not in bubble and "<b>" not in bubble
     marker = '<span class="citeqa-marker">[1]</span>'
     assert bubble == f'<div class="citeqa-answer">{EVIL_ESCAPED} is quoted here. {marker}</div>'
@@ -90,7 +91,7 @@ def test_highlight_falls_back_to_finding_the_quote_when_offsets_are_off() -> Non
     citation = _citation(
         passage="One. Two & three. Four.", quote="Two & three.", quote_start=-1, quote_end=999
     )
-    panel = web.render_sources(_answer(citations=(citation,)))
+    panel = render.render_sources(_answer(citations=(citation,)))
     assert "One. <mark>Two &amp; three.</mark> Four." in panel
 
 
@@ -98,12 +99,12 @@ def test_a_long_passage_is_clipped_around_the_quote_at_word_boundaries() -> None
     before, after = "early " * 100, " late" * 100
     passage = f"{before}The <quoted> sentence.{after}"
     citation = _citation(passage=passage, quote="The <quoted> sentence.")
-    panel = web.render_sources(_answer(citations=(citation,)))
+    panel = render.render_sources(_answer(citations=(citation,)))
     shown = panel.split('<div class="citeqa-passage">')[1].split("</div>")[0]
     assert shown == "…" + "early " * 50 + "<mark>The &lt;quoted&gt; sentence.</mark>" + " late" * 60 + "…"
-    assert web._clip("alpha beta gamma", 8) == "alpha…"
-    assert web._clip("alpha beta gamma", 8, keep_end=True) == "…gamma"
-    assert web._clip("alpha beta gamma", 16) == "alpha beta gamma"
+    assert render._clip("alpha beta gamma", 8) == "alpha…"
+    assert render._clip("alpha beta gamma", 8, keep_end=True) == "…gamma"
+    assert render._clip("alpha beta gamma", 16) == "alpha beta gamma"
 
 
 def test_refusal_looks_different_from_an_answer_and_lists_closest_matches() -> None:
@@ -113,13 +114,13 @@ def test_refusal_looks_different_from_an_answer_and_lists_closest_matches() -> N
         citations=(),
         closest=(_passage(f"Nearly {EVIL}"),),
     )
-    bubble = web.render_answer(refused)
+    bubble = render.render_answer(refused)
     assert bubble.startswith('<div class="citeqa-refusal">The documents do not answer this.</div>')
     assert "citeqa-answer" not in bubble
     assert "<b>Closest matches:</b><ol><li>Near miss <code>near.txt</code></li></ol>" in bubble
-    panel = web.render_sources(refused)
+    panel = render.render_sources(refused)
     assert "citeqa-refused" in panel and "<mark>" not in panel and f"Nearly {EVIL_ESCAPED}" in panel
-    assert "citeqa-refusal" not in web.render_answer(_answer())
+    assert "citeqa-refusal" not in render.render_answer(_answer())
 
 
 @pytest.mark.parametrize(
@@ -138,7 +139,7 @@ def test_refusal_looks_different_from_an_answer_and_lists_closest_matches() -> N
     ],
 )
 def test_upload_names_are_plain_file_names(given: str, expected: str | None) -> None:
-    assert web.safe_upload_name(given) == expected
+    assert safe_upload_name(given) == expected
 
 
 def _file(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -163,7 +164,7 @@ def test_uploads_of_the_wrong_type_or_size_are_refused(
     tmp_path: Path, name: str, data: bytes, reason: str
 ) -> None:
     path = _file(tmp_path, name, data)
-    assert web.check_upload(path, name, max_bytes=2_000_000) == reason
+    assert check_upload(path, name, max_bytes=2_000_000) == reason
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def service(tmp_path: Path) -> web.ChatService:
     (docs / "istanbul.txt").write_text(f"Istanbul talks\n\n{FACT} The talks ended in April.\n")
     (docs / "weather.txt").write_text("Weather\n\nIt rained all week in Amsterdam and Berlin.\n")
     settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
-    collection = web.Collection(settings, FakeEmbedder(), folders=[docs, web.uploads_dir(settings)])
+    collection = Collection(settings, FakeEmbedder(), folders=[docs, uploads_dir(settings)])
     yield web.ChatService(settings, collection)
     clear_engines()
 
@@ -192,13 +193,13 @@ def test_an_answer_streams_in_and_its_sources_fill_the_panel(service: web.ChatSe
     _drain(service.on_load())
     updates = _drain(service.respond(QUESTION, [], {}, 5, "extractive"))
     first_history = updates[0][1]
-    assert first_history[0] == {"role": "user", "content": web._e(QUESTION)}
+    assert first_history[0] == {"role": "user", "content": render.escape(QUESTION)}
     assert "citeqa-pending" in first_history[1]["content"]
     final_text, history, answers, sources, _status = updates[-1]
     assert final_text == ""
     result = answers[1]
     assert not result.refused and FACT in result.text and "[1]" in result.text
-    assert history[1]["content"] == web.render_answer(result)
+    assert history[1]["content"] == render.render_answer(result)
     partial = [u[1][1]["content"] for u in updates[1:-1]]
     assert len(partial) >= 3 and all(len(a) < len(b) for a, b in zip(partial, partial[1:], strict=False))
     assert "<mark>" in sources and "istanbul.txt" in sources
@@ -304,14 +305,15 @@ def test_a_generative_draft_streams_in_and_the_verified_answer_replaces_it(
     updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
     drafts = [u[1][1]["content"] for u in updates[1:-1]]
     assert len(drafts) == len(draft) and all("citeqa-draft" in d for d in drafts)
-    assert web._e(draft) in drafts[-1]
+    assert render.escape(draft) in drafts[-1]
     _, history, answers, sources, _ = updates[-1]
     result = answers[1]
     assert (
         result.mode == "generative"
         and result.text == "Ukraine offered permanent neutrality in exchange for security guarantees. [1]"
     )
-    assert history[1]["content"] == web.render_answer(result) and "citeqa-draft" not in history[1]["content"]
+    assert history[1]["content"] == render.render_answer(result)
+    assert "citeqa-draft" not in history[1]["content"]
     assert "<mark>" in sources and "istanbul.txt" in sources
 
 
@@ -326,11 +328,11 @@ def test_an_unverified_draft_is_visibly_replaced_by_the_extractive_answer(
     draft = "Ukraine offered Crimea to Poland in 1999 [S1]."
     monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
     updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
-    assert web._e(draft) in updates[-2][1][1]["content"]  # the draft was shown while it came
+    assert render.escape(draft) in updates[-2][1][1]["content"]  # the draft was shown while it came
     _, history, answers, _, _ = updates[-1]
     result = answers[1]
     final = history[1]["content"]
     assert result.mode == "extractive-fallback" and FACT in result.text
     assert "Crimea" not in final and "citeqa-draft" not in final
-    assert f'<div class="citeqa-note">{web._e(result.note)}</div>' in final
+    assert f'<div class="citeqa-note">{render.escape(result.note)}</div>' in final
     assert result.note.startswith("The generated answer could not be verified")
