@@ -50,6 +50,13 @@ class ComposeSettings(BaseModel):
         description="Weight of the question's focus (the question without the collection's names, "
         "see qa.focus) in a sentence's evidence score.",
     )
+    language_centring: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of each document language's mean excess similarity to the question taken off "
+        "its sentences (a question favours text in its own language; see qa.evidence).",
+    )
     unknown_name_penalty: float = Field(
         0.06,
         ge=0.0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -251,6 +252,30 @@ def test_focused_scores_are_the_plain_scores_and_their_focus_blend(interview_dat
     assert blended[row] == pytest.approx(expected)
     same = evidence.focused_scores(query, focus, vectors, ComposeSettings(focus_weight=0.0))[1]
     np.testing.assert_allclose(same, support)
+
+
+def test_language_centring_takes_off_half_of_each_languages_excess_similarity(
+    interview_data: IndexData,
+) -> None:
+    query = FakeEmbedder().embed_queries(["Wat bood Rusland aan?"])[0]
+    vectors = interview_data.sentence_vectors
+    evidence = Evidence.from_index(interview_data)
+    assert len(evidence.languages) == 1  # both documents are Dutch: nothing to correct
+    plain = evidence.scores(query, vectors, ComposeSettings(language_centring=0.0))
+    np.testing.assert_allclose(evidence.scores(query, vectors, ComposeSettings()), plain)
+    # Pretend the Russian document is German: its sentences resemble this question more on average,
+    # so they lose half of that excess over the collection's mean, the Ukrainian ones gain half theirs.
+    german = np.array([s.doc_id == "russia.txt" for s in interview_data.sentences])
+    two = dataclasses.replace(evidence, languages=(~german, german), answer_rows=np.array([], np.int64))
+    no_lending = dataclasses.replace(evidence, answer_rows=np.array([], np.int64))
+    raw = no_lending.scores(query, vectors, ComposeSettings(language_centring=0.0))
+    centred = two.scores(query, vectors, ComposeSettings(language_centring=0.5))
+    similarity = vectors @ query
+    for mask in (german, ~german):
+        excess = similarity[mask].mean() - similarity.mean()
+        usable = mask & np.isfinite(raw)
+        np.testing.assert_allclose(centred[usable], raw[usable] - 0.5 * excess, atol=1e-6)
+    assert similarity[german].mean() > similarity[~german].mean()
 
 
 def test_with_a_focus_an_interview_answer_inherits_the_topic_of_its_question(
