@@ -64,7 +64,7 @@ class ComposeSettings(BaseModel):
         "collection never mentions (see qa.names).",
     )
     refuse_below: float = Field(
-        0.36, description="Refuse when the best sentence's similarity to the question is below this."
+        0.374, description="Refuse when the best sentence's similarity to the question is below this."
     )
 
 
