@@ -93,8 +93,8 @@ class Evidence:
         before that question; what it says is still judged by its own similarity to the focus. With
         no weight on the focus the blend is the support.
         """
-        both = sentence_vectors @ np.stack([query_vector, focus_vector], axis=1)
-        whole, focus = self._centred(both[:, 0], settings), self._centred(both[:, 1], settings)
+        both = self._centred(sentence_vectors @ np.stack([query_vector, focus_vector], axis=1), settings)
+        whole, focus = both[:, 0], both[:, 1]
         w = settings.focus_weight
         scores = self._from_similarity((1 - w) * whole + w * focus, settings)
         if w > 0 and self.answer_rows.size:
@@ -105,7 +105,8 @@ class Evidence:
         return self._from_similarity(whole, settings), scores
 
     def _centred(self, similarity: np.ndarray, settings: ComposeSettings) -> np.ndarray:
-        """Similarities less a share of their language's excess over the collection's mean.
+        """Similarities (one column per query) less a share of their language's excess over the
+        collection's mean.
 
         A question scores higher on text in its own language whatever the text says: a Dutch question
         ranked the Dutch interview above the German report that answers it. The mean similarity of
@@ -115,10 +116,10 @@ class Evidence:
         share = settings.language_centring
         if share == 0 or len(self.languages) < 2 or similarity.size == 0:
             return similarity
-        overall = float(similarity.mean())
+        overall = similarity.mean(axis=0)
         out = similarity.astype(np.float32, copy=True)
         for mask in self.languages:
-            out[mask] -= share * (float(similarity[mask].mean()) - overall)
+            out[mask] -= share * (similarity[mask].mean(axis=0) - overall)
         return out
 
     def _from_similarity(self, own: np.ndarray, settings: ComposeSettings) -> np.ndarray:
