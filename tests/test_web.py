@@ -292,17 +292,24 @@ def test_auth_takes_user_and_password() -> None:
             web.parse_auth(bad)
 
 
-def test_a_generative_draft_streams_in_and_the_verified_answer_replaces_it(
-    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _respond_generatively(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch, draft: str
+) -> list[Any]:
+    """All updates of one generative answer whose chat model writes `draft`."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     import qa.generate
 
+    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
+    return _drain(service.respond(QUESTION, [], {}, 5, "generative"))
+
+
+def test_a_generative_draft_streams_in_and_the_verified_answer_replaces_it(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _drain(service.on_load())
     draft = "Ukraine offered permanent neutrality in exchange for security guarantees [S1]."
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
-    updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
+    updates = _respond_generatively(service, monkeypatch, draft)
     drafts = [u[1][1]["content"] for u in updates[1:-1]]
     assert len(drafts) == len(draft) and all("citeqa-draft" in d for d in drafts)
     assert render.escape(draft) in drafts[-1]
@@ -320,14 +327,9 @@ def test_a_generative_draft_streams_in_and_the_verified_answer_replaces_it(
 def test_an_unverified_draft_is_visibly_replaced_by_the_extractive_answer(
     service: web.ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from langchain_core.language_models.fake_chat_models import FakeListChatModel
-
-    import qa.generate
-
     _drain(service.on_load())
     draft = "Ukraine offered Crimea to Poland in 1999 [S1]."
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
-    updates = _drain(service.respond(QUESTION, [], {}, 5, "generative"))
+    updates = _respond_generatively(service, monkeypatch, draft)
     assert render.escape(draft) in updates[-2][1][1]["content"]  # the draft was shown while it came
     _, history, answers, _, _ = updates[-1]
     result = answers[1]
