@@ -142,8 +142,9 @@ def compose(
     many") count as evidence for it, and a question naming things the collection never mentions
     (`unknown_names` of them) needs stronger evidence.
     """
-    kind = answer_type(question)
-    ranked = [c for c in ranked if supplies(kind, c.text)]
+    if settings.answer_types:
+        kind = answer_type(question)
+        ranked = [c for c in ranked if supplies(kind, c.text)]
     best_score = max((c.support for c in ranked), default=float("-inf"))
     best_score -= settings.unknown_name_penalty if unknown_names else 0.0
     if best_score < settings.refuse_below:

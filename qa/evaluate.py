@@ -46,6 +46,7 @@ class Record:
     answer_words: int
     latency_ms: float
     mode: str = "extractive"  # the answer's: extractive, generative or extractive-fallback
+    facts_in_first_words: tuple[str, ...] = ()  # found within its first metrics.EQUAL_LENGTH_WORDS words
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Record:
             "retrieved_sources": list(self.retrieved_sources),
             "facts": list(self.facts),
             "facts_found": list(self.facts_found),
+            "facts_in_first_words": list(self.facts_in_first_words),
             "facts_in_passages": list(self.facts_in_passages),
             "answer_words": self.answer_words,
             "latency_ms": round(self.latency_ms, 1),
@@ -70,15 +72,15 @@ class Record:
 def score(question: GoldQuestion, answer: Answer, latency_ms: float) -> Record:
     """Measure one answer against its gold question."""
     labels = question.fact_labels
-    in_answer = (
-        ()
-        if answer.refused
-        else tuple(
-            label
-            for label, aliases in zip(labels, question.facts, strict=True)
-            if metrics.fact_present(aliases, answer.text)
-        )
-    )
+
+    def found_in(text: str) -> tuple[str, ...]:
+        if answer.refused:
+            return ()
+        pairs = zip(labels, question.facts, strict=True)
+        return tuple(label for label, aliases in pairs if metrics.fact_present(aliases, text))
+
+    in_answer = found_in(answer.text)
+    in_first_words = found_in(metrics.first_words(answer.text, metrics.EQUAL_LENGTH_WORDS))
     # Each passage on its own: joined passages could make an alias match across a boundary.
     in_passages = tuple(
         label
@@ -97,6 +99,7 @@ def score(question: GoldQuestion, answer: Answer, latency_ms: float) -> Record:
         retrieved_sources=tuple(metrics.unique_in_order(p.source for p in answer.passages)),
         facts=labels,
         facts_found=in_answer,
+        facts_in_first_words=in_first_words,
         facts_in_passages=in_passages,
         answer_words=metrics.word_count(answer.text),
         latency_ms=latency_ms,
@@ -230,6 +233,7 @@ _METRICS = (
     ("MRR", "mrr", ".2f"),
     ("facts in passages", "fact_recall_passages", ".2f"),
     ("facts in answer", "fact_recall_answer", ".2f"),
+    (f"facts, {metrics.EQUAL_LENGTH_WORDS} words", "fact_recall_first_words", ".2f"),
     ("cite precision", "citation_precision", ".2f"),
     ("cite recall", "citation_recall", ".2f"),
     ("unans. refused", "unanswerable_refused", ".2f"),

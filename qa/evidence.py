@@ -97,7 +97,7 @@ class Evidence:
         whole, focus = both[:, 0], both[:, 1]
         w = settings.focus_weight
         scores = self._from_similarity((1 - w) * whole + w * focus, settings)
-        if w > 0 and self.answer_rows.size:
+        if w > 0 and settings.context_weight > 0 and self.answer_rows.size:
             rows = self.answer_rows
             topic = np.maximum.reduce([whole[rows], whole[self.asked_rows], whole[self.before_asked]])
             inherited = (1 - w) * topic + w * focus[rows] - settings.context_decay * self.positions

@@ -21,6 +21,9 @@ from typing import Any, Protocol
 
 #: Cut-off of `hit@k` in the summary.
 SUMMARY_K = 5
+#: Facts are also counted within this many first words of an answer: facts at equal length, since a
+#: longer answer holds more facts.
+EQUAL_LENGTH_WORDS = 60
 #: Languages that get their own summary row, in this order; others follow alphabetically.
 LANGUAGE_ORDER = ("en", "nl", "de")
 
@@ -138,6 +141,18 @@ def word_count(text: str) -> int:
     return sum(1 for token in _MARKER.sub(" ", text).split() if _WORDLIKE.search(token))
 
 
+def first_words(text: str, n: int) -> str:
+    """The beginning of `text` up to its `n`-th word as `word_count` counts words (markers dropped)."""
+    kept: list[str] = []
+    words = 0
+    for token in _MARKER.sub(" ", text).split():
+        if words == n:
+            break
+        kept.append(token)
+        words += 1 if _WORDLIKE.search(token) else 0
+    return " ".join(kept)
+
+
 class Scored(Protocol):
     """What `summarize` reads from one evaluated question (`qa.evaluate.Record` provides it)."""
 
@@ -158,6 +173,8 @@ class Scored(Protocol):
     @property
     def facts_found(self) -> Sequence[str]: ...  # labels of the facts found in the answer
     @property
+    def facts_in_first_words(self) -> Sequence[str]: ...  # found within the answer's first words
+    @property
     def facts_in_passages(self) -> Sequence[str]: ...  # labels of the facts found in the passages
     @property
     def answer_words(self) -> int: ...
@@ -177,6 +194,7 @@ class Row:
     - `hit_at_1`, `hit_at_k`, `mrr`: over answerable questions, on `retrieved_sources`.
     - `fact_recall_passages`: over answerable questions, facts found in the text of all retrieved passages.
     - `fact_recall_answer`: over answerable questions; a refused answer finds no facts.
+    - `fact_recall_first_words`: the same within the answer's first `EQUAL_LENGTH_WORDS` words.
     - `citation_precision`: over answerable questions answered (not refused) with at least one citation.
     - `citation_recall`: over answerable questions; refused or uncited answers score 0.
     - `unanswerable_refused`: the share of unanswerable questions that were refused.
@@ -196,6 +214,7 @@ class Row:
     mrr: float | None
     fact_recall_passages: float | None
     fact_recall_answer: float | None
+    fact_recall_first_words: float | None
     citation_precision: float | None
     citation_recall: float | None
     unanswerable_refused: float | None
@@ -253,6 +272,9 @@ def score_row(records: Sequence[Scored], k: int = SUMMARY_K) -> Row:
         fact_recall_passages=_mean([len(r.facts_in_passages) / len(r.facts) for r in answerable]),
         fact_recall_answer=_mean(
             [0.0 if r.refused else len(r.facts_found) / len(r.facts) for r in answerable]
+        ),
+        fact_recall_first_words=_mean(
+            [0.0 if r.refused else len(r.facts_in_first_words) / len(r.facts) for r in answerable]
         ),
         citation_precision=_mean([citation_precision(r.cited_sources, r.sources) for r in answered]),
         citation_recall=_mean(

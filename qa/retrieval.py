@@ -87,7 +87,11 @@ def retrieve(
     top = np.argsort(-bm25, kind="stable")[: settings.candidates]
     lexical_ranking = [int(i) for i in top if bm25[i] > 0]
     t2 = time.perf_counter()
-    fused = reciprocal_rank_fusion([dense_ranking, sentence_ranking, lexical_ranking], k=settings.rrf_k)[:k]
+    fused = reciprocal_rank_fusion(
+        [dense_ranking, sentence_ranking, lexical_ranking],
+        k=settings.rrf_k,
+        weights=[settings.dense_weight, settings.sentence_weight, settings.lexical_weight],
+    )[:k]
     passages = [
         passage_at(data, row, rank, score, query_vector) for rank, (row, score) in enumerate(fused, 1)
     ]

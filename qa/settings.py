@@ -22,6 +22,11 @@ class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the chunk-vector ranking in the fusion.")
+    sentence_weight: float = Field(
+        1.0, ge=0.0, description="Weight of the ranking of chunks by their best sentence in the fusion."
+    )
+    lexical_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in the fusion.")
 
 
 class ComposeSettings(BaseModel):
@@ -56,6 +61,11 @@ class ComposeSettings(BaseModel):
         le=1.0,
         description="Share of each document language's mean excess similarity to the question taken off "
         "its sentences (a question favours text in its own language; see qa.evidence).",
+    )
+    answer_types: bool = Field(
+        True,
+        description="A 'when' question is only answered by a sentence with a date, a 'how many' question "
+        "by one with a number (see qa.answer_type).",
     )
     unknown_name_penalty: float = Field(
         0.06,

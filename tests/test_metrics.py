@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,10 +14,12 @@ from qa.metrics import (
     citation_recall,
     fact_present,
     fact_recall,
+    first_words,
     hit_at_k,
     normalize,
     percentile,
     reciprocal_rank,
+    score_row,
     summarize,
     word_count,
 )
@@ -207,3 +211,20 @@ def test_row_to_dict_rounds_for_json() -> None:
     assert row["hit_at_1"] == 0.3333
     assert row["latency_p95_ms"] == 895.0
     assert row["n"] == 4
+
+
+def test_first_words_counts_words_as_word_count_does() -> None:
+    text = "Ukraine offered [1] to stay - neutral, in return [2] for guarantees."
+    assert first_words(text, 3) == "Ukraine offered to"
+    assert first_words(text, 5) == "Ukraine offered to stay - neutral,"  # "-" is no word
+    assert word_count(first_words(text, 5)) == 5
+    assert first_words(text, 100) == "Ukraine offered to stay - neutral, in return for guarantees."
+    assert first_words("", 3) == ""
+
+
+def test_facts_within_the_first_words_are_averaged_like_facts_in_the_answer() -> None:
+    long_ = replace(RECORDS[0], facts_in_first_words=())  # f1 is in the answer, but after 60 words
+    short = replace(RECORDS[1], facts_found=("f1",), facts_in_first_words=("f1",))
+    row = score_row([long_, short, RECORDS[2]])
+    assert row.fact_recall_answer == pytest.approx((0.5 + 1 / 3 + 0) / 3)
+    assert row.fact_recall_first_words == pytest.approx((0 + 1 / 3 + 0) / 3)
