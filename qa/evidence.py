@@ -42,6 +42,7 @@ class Evidence:
     before_asked: np.ndarray  # ...the sentence before that question (a follow-up refers to it)...
     positions: np.ndarray  # ...and how far into the answer paragraph they stand (0, 1, ...)
     languages: tuple[np.ndarray, ...] = ()  # masks of the sentences in each document language
+    previous: np.ndarray | None = None  # row of the sentence before, in the same document (or itself)
 
     @classmethod
     def from_index(cls, data: IndexData) -> Evidence:
@@ -68,7 +69,14 @@ class Evidence:
         )
         language = np.array([data.documents[s.doc_id].meta.language or "" for s in data.sentences])
         groups = tuple(language == code for code in sorted(set(language.tolist())))
-        return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions, groups)
+        previous = np.array(
+            [
+                i - 1 if i > 0 and data.sentences[i - 1].doc_id == s.doc_id else i
+                for i, s in enumerate(data.sentences)
+            ],
+            dtype=np.int64,
+        )
+        return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions, groups, previous)
 
     def scores(
         self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings
@@ -124,6 +132,9 @@ class Evidence:
 
     def _from_similarity(self, own: np.ndarray, settings: ComposeSettings) -> np.ndarray:
         scores = own.astype(np.float32, copy=True)
+        c = settings.neighbour_weight
+        if c > 0 and self.previous is not None and own.size:
+            scores = np.maximum(scores, (1 - c) * own + c * own[self.previous])
         if self.answer_rows.size:
             w = settings.context_weight
             asked = np.maximum(own[self.asked_rows], own[self.before_asked])

@@ -45,6 +45,12 @@ class ComposeSettings(BaseModel):
     context_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )
+    neighbour_weight: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the sentence before in a sentence's score, when that helps it.",
+    )
     context_decay: float = Field(
         0.02, ge=0.0, description="Less context credit per sentence into the answer."
     )
