@@ -38,6 +38,7 @@ from qa.render import (
 )
 from qa.settings import Settings
 from qa.types import Answer
+from vectorstore import store
 from vectorstore.build_lock import running_update
 from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError, IndexNotBuilt
@@ -74,7 +75,8 @@ class ChatService:
         update = state.describe() if state else running_update(self.settings.resolved_index_dir)
         if update is None:
             return None
-        if self.collection.index_missing():
+        # Not index_missing(): a first build's files appear before its manifest does.
+        if not (self.settings.resolved_index_dir / store.MANIFEST).is_file():
             raise IndexNotBuilt(f"{update} There is nothing to answer from until this first build is done.")
         return f"{update} {prompts.BEFORE_UPDATE}"
 
