@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -418,3 +419,27 @@ def test_questions_during_a_build_are_answered_from_the_index_before_it(tmp_path
     assert "Added log.txt: it is now searchable." in updates[-1][0]
     assert service.ask(QUESTION)["note"] is None
     clear_engines()
+
+
+def test_a_generation_swapped_in_while_it_is_read_is_read_again(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.engine
+
+    _drain(service.on_load())
+    clear_engines()
+    real_load = qa.engine.store.load
+    manifest = service.settings.resolved_index_dir / store.MANIFEST
+    calls: list[int] = []
+
+    def load_during_a_swap(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the build replaced the manifest and pruned the files being read
+            manifest.touch()
+            os.utime(manifest, ns=(manifest.stat().st_atime_ns, manifest.stat().st_mtime_ns + 1_000_000))
+            raise qa.engine.IndexCorrupt("chunks-x.jsonl vanished")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(qa.engine.store, "load", load_during_a_swap)
+    assert service.ask(QUESTION)["citations"][0]["source"] == "istanbul.txt"
+    assert len(calls) == 2
