@@ -159,7 +159,7 @@ def build(
         old = _previous(index_dir, expected, rebuild)
         previous = _previous_ids(index_dir)
         sources = sources_of([p for p in paths if p not in missing], index_dir)
-        documents, per_source = load_documents(sources, store_settings.max_file_bytes, report.skipped)
+        documents, per_source, report.skipped = load_documents(sources, store_settings.max_file_bytes)
 
         old_docs = old.documents if old else {}
         # Passages longer than max_chars come from before long sentences were cut: chunk them again.

@@ -65,15 +65,20 @@ def sources_of(paths: Sequence[Path], index_dir: Path) -> list[Path]:
 
 
 def load_documents(
-    sources: Sequence[Path], max_bytes: int, skipped: list[str]
-) -> tuple[dict[str, Document], dict[Path, int]]:
-    """The readable documents under `sources`, and how many each source gave."""
+    sources: Sequence[Path], max_bytes: int
+) -> tuple[dict[str, Document], dict[Path, int], list[str]]:
+    """Load the readable documents under `sources`.
+
+    Returns:
+        The documents by id, how many documents each source gave, and one line per file passed over.
+    """
     documents: dict[str, Document] = {}
     per_source: dict[Path, int] = {}
+    skipped: list[str] = []
     seen_text: dict[str, str] = {}
     for source in sources:
-        files, skipped = collect_files([source])
-        skipped.extend(skipped)
+        files, passed_over = collect_files([source])
+        skipped.extend(passed_over)
         per_source[source] = 0
         for path, root in files:
             try:
@@ -91,4 +96,4 @@ def load_documents(
             seen_text[text_key] = doc.doc_id
             documents[doc.doc_id] = doc
             per_source[source] += 1
-    return documents, per_source
+    return documents, per_source, skipped
