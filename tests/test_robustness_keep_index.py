@@ -280,12 +280,15 @@ def test_case6_an_index_another_user_may_not_read_is_one_line_without_a_rebuild_
             clear_engines()  # read the files again, as this user
             return main(["ask", QUESTION, "--index-dir", str(index_dir)])
 
-        outcome = as_other_user(ask_as_other_user)
-        assert (outcome.error, outcome.code, outcome.out) == (None, 1, ""), outcome
-        assert outcome.err == (
-            f"citeqa: Cannot read the index at {index_dir}: no permission to read {chunks.name}; ask whoever "
-            f"built it to make it readable (chmod -R a+rX {index_dir}).\n"
-        )
+        for closed in (chunks.name, store.MANIFEST):
+            if closed == store.MANIFEST:  # the whole folder closed: not even its manifest is reached
+                index_dir.chmod(0o000 if not is_root() else 0o700)
+            outcome = as_other_user(ask_as_other_user)
+            assert (outcome.error, outcome.code, outcome.out) == (None, 1, ""), outcome
+            assert outcome.err == (
+                f"citeqa: Cannot read the index at {index_dir}: no permission to read {closed}; ask whoever "
+                f"built it to make it readable (chmod -R a+rX {index_dir}).\n"
+            )
 
 
 def test_case7_an_edit_that_keeps_a_files_size_is_caught(

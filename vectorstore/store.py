@@ -196,10 +196,16 @@ def prune(index_dir: Path, keep_generation: str) -> None:
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     """The manifest of `index_dir`, or IndexNotBuilt / IndexCorrupt with a one-line message."""
     path = index_dir / MANIFEST
-    if not _is_file(path) and (problem := location_problem(index_dir)) is not None:
+    try:
+        present = path.is_file()
+    except PermissionError as err:  # a folder this user may not enter
+        raise unreadable(index_dir, err) from None
+    except OSError:  # a name too long
+        present = False
+    if not present and (problem := location_problem(index_dir)) is not None:
         raise IndexNotBuilt(f"No index at {index_dir}, and none can be built there: {problem}.")
     try:
-        if not path.is_file():
+        if not present:
             if index_dir.is_dir() and any(_is_content(p) for p in index_dir.iterdir()):
                 raise IndexCorrupt(
                     f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}"
