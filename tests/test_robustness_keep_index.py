@@ -1,7 +1,7 @@
 """Never lose an index (issue 13, cases 1 and 4-8), through the `citeqa` command line, with the fake model.
 
 Cases 2 and 3 (an upload while serving, answers during a build) need the real model and server:
-tests/test_robustness_serving.py.
+tests/test_robustness_serving.py; here only `citeqa ask` while a `citeqa index` runs.
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,6 +163,44 @@ def test_case1_removing_a_deleted_file_is_announced_before_it_happens(
     )
     assert heard == [("removing 1 document no longer found: interview.txt", generation)]
     assert report.removed == ["interview.txt"] and set(store.load(index_dir).documents) == {"summit.txt"}
+
+
+# ---------------------------------------------------------------------- case 3, from the command line
+
+
+def test_case3_ask_during_an_update_answers_from_the_index_before_it_with_its_progress(
+    index: Path, tmp_path: Path, embedder: FakeEmbedder, capfd: pytest.CaptureFixture[str]
+) -> None:
+    gate = threading.Event()
+    real_embed = embedder.embed_documents
+
+    def held(texts, titles=None, progress=None):  # type: ignore[no-untyped-def]
+        assert gate.wait(30), "the test never let the build go on"
+        return real_embed(texts, titles, progress)
+
+    embedder.embed_documents = held  # type: ignore[method-assign]
+    docs = tmp_path / "docs"
+    (docs / "extra.txt").write_text("Extra\n\nA new document about talks in Geneva. It is long.\n")
+    update = threading.Thread(target=main, args=(["index", str(docs), "--index-dir", str(index)],))
+    update.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not (index / ".progress").exists():  # the update has counted what it will embed
+            assert time.monotonic() < deadline, "the update never reported its progress"
+            time.sleep(0.01)
+        code, out, err = _run(capfd, "ask", QUESTION, "--index-dir", index)
+    finally:
+        gate.set()
+        update.join(30)
+    assert code == 0 and "citeqa:" not in err  # stderr holds the update's own progress bar
+    assert "Bucharest" in out
+    assert (
+        "(An update of the index is running: embedding 0 of 3 passages. "
+        "This answer is from the documents indexed before it.)"
+    ) in out.splitlines()
+    capfd.readouterr()
+    code, out, _ = _run(capfd, "ask", QUESTION, "--index-dir", index)
+    assert code == 0 and "update of the index" not in out
 
 
 # ---------------------------------------------------------------------- case 4: text without sentence ends
