@@ -42,10 +42,16 @@ def _progress_bar(desc: str) -> Callable[[int], tuple[Callable[[int], None], Cal
 
 def cmd_index(args: argparse.Namespace) -> int:
     from vectorstore.embedding import SentenceTransformerEmbedder
+    from vectorstore.errors import UpdateRefused
     from vectorstore.indexer import build
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or list(settings.collections)
+    if not args.paths and not args.prune and not any(p.exists() for p in paths):
+        raise UpdateRefused(
+            f"No path given, and the configured collection ({', '.join(map(str, paths))}) is not in "
+            f"{Path.cwd()}; name what to index: citeqa index PATH [--index-dir DIR]"
+        )
     embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
     report = build(
         paths,
@@ -54,10 +60,14 @@ def cmd_index(args: argparse.Namespace) -> int:
         chunking=settings.chunking,
         store_settings=settings.store,
         rebuild=args.rebuild,
+        prune=args.prune,
         progress=_progress_bar("Embedding"),
+        announce=lambda line: print(line, file=sys.stderr, flush=True),
     )
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     print(report.summary())
     return 0 if report.documents else EXIT_ERROR
 
@@ -105,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from files and folders")
     p.add_argument("paths", nargs="*", help="files or folders (default: the configured collections, seeds/)")
     p.add_argument("--rebuild", action="store_true", help="discard the old index and embed everything")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the documents no longer found, even when a path is missing or empty "
+        "(without it such an update is refused and the index kept)",
+    )
     common(p)
     p.set_defaults(func=cmd_index)
 

@@ -1,8 +1,10 @@
 """The document collection behind the web chat: its folders, the uploads into it, and its index builds.
 
-`Collection` knows the configured folders and the uploads folder, saves acceptable uploads there
-under safe names (`safe_upload_name`, `check_upload`), and runs at most one index build at a time in
-a background thread (`BuildState`), which every waiting page follows.
+`Collection` knows the configured folders and the uploads folder (inside the index folder), saves
+acceptable uploads there under safe names (`safe_upload_name`, `check_upload`), and runs at most one
+index build at a time in a background thread (`BuildState`), which every waiting page follows. The
+collection is what the index already holds plus those folders: a build adds and updates, it never
+drops a document because the server was started elsewhere.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
+import secrets
 import threading
 import time
 import unicodedata
@@ -34,7 +36,7 @@ _MAX_NAME_CHARS = 120
 
 
 def default_folders(settings: Settings) -> list[Path]:
-    """What the web app indexes: the configured collections and the uploads folder."""
+    """What the web app indexes besides what the index holds: the configured collections and uploads."""
     return [*settings.collections, settings.uploads_dir]
 
 
@@ -133,14 +135,11 @@ class Collection:
             return render_status(str(err))
 
     def index_missing(self) -> bool:
-        """No index yet: no manifest, and nothing in the folder but hidden files (such as the build lock).
+        """No index yet: no manifest, and nothing in the folder but hidden files and uploads.
 
         A folder with other files and no manifest is not ours to fill; answering says what to do with it.
         """
-        folder = self.settings.resolved_index_dir
-        if (folder / store.MANIFEST).is_file():
-            return False
-        return not folder.is_dir() or all(p.name.startswith(".") for p in folder.iterdir())
+        return store.not_yet_built(self.settings.resolved_index_dir)
 
     def _start_or_join(self, since: float) -> BuildState | None:
         """A build that started at or after `since`: the running one, or a new one; None means wait."""
@@ -172,6 +171,7 @@ class Collection:
                 chunking=self.settings.chunking,
                 store_settings=self.settings.store,
                 rebuild=self.index_missing(),  # nothing to reuse; also skips reading a half-made folder
+                keep_others=True,  # documents whose folders this server does not know stay indexed
                 progress=progress,
             )
         except CiteqaError as err:
@@ -215,15 +215,26 @@ class Collection:
         data = path.read_bytes()
         stem, suffix = name.rsplit(".", 1)
         candidate, n = name, 1
-        # A name already used in any folder would give two documents one id: number the new one.
-        while any((folder / candidate).exists() for folder in self.folders):
+        # A name already used in any folder or in the index would give two documents one id (or replace
+        # a document kept from elsewhere): number the new one.
+        taken = self._indexed_names()
+        while candidate in taken or any((f / candidate).exists() for f in [*self.folders, self.uploads]):
             existing = self.uploads / candidate
             if existing.is_file() and existing.read_bytes() == data:
                 return candidate
             n += 1
             candidate = f"{stem}-{n}.{suffix}"
-        fd, tmp = tempfile.mkstemp(dir=self.uploads, prefix=".upload-")
-        with os.fdopen(fd, "wb") as fh:
+        # Not mkstemp (0600): an upload is readable like the rest of the index, as the umask says.
+        tmp = self.uploads / f".upload-{secrets.token_hex(8)}"
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
             fh.write(data)
         os.replace(tmp, self.uploads / candidate)
         return candidate
+
+    def _indexed_names(self) -> set[str]:
+        """Documents the index holds that are not this folder's uploads."""
+        try:
+            indexed = set(store.read_manifest(self.settings.resolved_index_dir).get("documents", {}))
+        except CiteqaError:
+            return set()
+        return {name for name in indexed if not (self.uploads / name).is_file()}

@@ -34,6 +34,7 @@ def format_answer(answer: Answer) -> str:
 
 def ask(args: argparse.Namespace, settings: Settings) -> int:
     from qa.pipeline import MODE_GENERATIVE, answer
+    from vectorstore.build_lock import running_update
 
     if args.k is not None and not 1 <= args.k <= 50:
         print("citeqa: --k must be between 1 and 50", file=sys.stderr)
@@ -42,6 +43,8 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
         result = stream_answer(args.question, settings, args.k)
     else:
         result = answer(args.question, settings, k=args.k)
+    if (update := running_update(settings.resolved_index_dir)) is not None:
+        result = result.with_note(f"{update} {prompts.BEFORE_UPDATE}")
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:

@@ -18,6 +18,7 @@ from vectorstore import store
 from vectorstore.chunking import ChunkingSettings
 from vectorstore.cleaning import CLEANING_VERSION
 from vectorstore.embedding import Embedder, SentenceTransformerEmbedder
+from vectorstore.errors import IndexCorrupt
 from vectorstore.store import Fingerprint, IndexData
 
 
@@ -89,7 +90,14 @@ def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
                 if engine
                 else SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
             )
-        engine = Engine.load(index_dir, embedder, settings.chunking)
+        before = _manifest_mtime(index_dir)
+        try:
+            engine = Engine.load(index_dir, embedder, settings.chunking)
+        except IndexCorrupt:
+            # A build swapped in a new generation (and pruned this one's files) while it was read.
+            if _manifest_mtime(index_dir) == before:
+                raise
+            engine = Engine.load(index_dir, embedder, settings.chunking)
         _engines[key] = engine
         return engine
 

@@ -17,7 +17,7 @@ from qa.names import unknown_names
 from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
 from qa.types import Answer
-from vectorstore.errors import BadQuestion
+from vectorstore.errors import BadQuestion, IndexEmpty
 from vectorstore.language import detect_language
 
 if TYPE_CHECKING:
@@ -71,6 +71,11 @@ def answer(
     started = time.perf_counter()
     question = validate_question(question)
     engine = engine or get_engine(settings)
+    if not engine.data.documents:
+        raise IndexEmpty(
+            f"The index at {engine.index_dir} holds no documents yet; add some with: "
+            f"citeqa index PATH --index-dir {engine.index_dir} (or upload files in the web chat)."
+        )
     t0 = time.perf_counter()
     query_vector, focus_vector = embed_question(question, engine)
     timings = {"embed": (time.perf_counter() - t0) * 1000}

@@ -148,5 +148,6 @@ class Settings(BaseSettings):
 
     @property
     def uploads_dir(self) -> Path:
-        """Where files uploaded in the web app are kept; indexed with the collections."""
-        return self.cache_dir / "uploads"
+        """Where files uploaded in the web app are kept: inside the index they belong to, which
+        indexes them with its other documents whoever updates it."""
+        return self.resolved_index_dir / "uploads"

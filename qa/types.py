@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -79,6 +79,10 @@ class Answer:
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     evidence_score: float = float("-inf")  # what the refusal threshold was compared with
+
+    def with_note(self, extra: str) -> Answer:
+        """This answer with `extra` after its note (say, that the index is being updated)."""
+        return replace(self, note=f"{self.note} {extra}" if self.note else extra)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,7 @@ from typing import Any
 
 import gradio as gr
 
+from qa import prompts
 from qa.collection import UPLOAD_SUFFIXES, Collection, build_progress
 from qa.pipeline import MODE_GENERATIVE, answer, answer_stream
 from qa.render import (
@@ -37,6 +38,8 @@ from qa.render import (
 )
 from qa.settings import Settings
 from qa.types import Answer
+from vectorstore import store
+from vectorstore.build_lock import running_update
 from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError, IndexNotBuilt
 
@@ -63,17 +66,30 @@ class ChatService:
         self.settings = settings
         self.collection = collection
 
-    def _check_ready(self) -> None:
-        if (state := self.collection.building) is not None:
-            raise IndexNotBuilt(f"{state.describe()} Ask again when it is done.")
+    def _update_note(self) -> str | None:
+        """While an update runs, the note for answers from the generation before it (None otherwise).
+
+        Only the very first build, with no generation before it, keeps questions waiting.
+        """
+        state = self.collection.building
+        update = state.describe() if state else running_update(self.settings.resolved_index_dir)
+        if update is None:
+            return None
+        # Not index_missing(): a first build's files appear before its manifest does.
+        if not (self.settings.resolved_index_dir / store.MANIFEST).is_file():
+            raise IndexNotBuilt(f"{update} There is nothing to answer from until this first build is done.")
+        return f"{update} {prompts.BEFORE_UPDATE}"
 
     def _answer(self, question: str, k: int | None) -> Answer:
-        self._check_ready()
-        return answer(question, self.settings, k=k, engine=self.collection.engine())
+        note = self._update_note()
+        result = answer(question, self.settings, k=k, engine=self.collection.engine())
+        return result.with_note(note) if note else result
 
     def _answer_stream(self, question: str, k: int | None, mode: str) -> Iterator[str | Answer]:
-        self._check_ready()
-        return answer_stream(question, self.settings, k=k, engine=self.collection.engine(), mode=mode)
+        note = self._update_note()
+        engine = self.collection.engine()
+        for item in answer_stream(question, self.settings, k=k, engine=engine, mode=mode):
+            yield item.with_note(note) if note and isinstance(item, Answer) else item
 
     def respond(
         self,
@@ -165,9 +181,12 @@ class ChatService:
             lines.insert(0, f"Indexing failed: {state.error if state else 'no build ran'}")
         else:
             skipped = {s.split(":", 1)[0]: s for s in state.report.skipped}
+            caveats = dict(w.split(": ", 1) for w in state.report.warnings)
             for name in saved:
                 if name in skipped:
                     lines.insert(0, f"Could not read {skipped[name]}")
+                elif name in caveats:
+                    lines.insert(0, f"Added {name}: it is now searchable; {caveats[name]}.")
                 else:
                     lines.insert(0, f"Added {name}: it is now searchable.")
         yield upload_report(lines), self.collection.status(), None

@@ -1,5 +1,6 @@
-from vectorstore.chunking import chunk_document, paragraphs, sentences
+from vectorstore.chunking import chunk_document, paragraphs, sentences, split_long
 from vectorstore.settings import ChunkingSettings
+from vectorstore.types import Span
 
 TEXT = (
     "De oorlog in Oekraïne is niet alleen een militair conflict. Dr. Kujat zei het al in 2022.\n\n"
@@ -62,8 +63,29 @@ def test_chunk_ids_are_stable_content_hashes() -> None:
     assert all(len(c.id) == 16 for c in first)
 
 
-def test_a_sentence_longer_than_the_limit_stands_alone() -> None:
+def test_a_sentence_longer_than_the_limit_is_cut_at_word_ends() -> None:
     long = "Woord " + "woord " * 100 + "einde."
     text = f"Kort begin. {long.strip()} Kort eind."
     chunks = chunk_document("a.txt", text, ChunkingSettings(max_chars=200, overlap_sentences=0))
-    assert [c.text for c in chunks] == ["Kort begin.", long.strip(), "Kort eind."]
+    units = [text[s.start : s.end] for c in chunks for s in c.sentences]
+    assert units[0] == "Kort begin." and units[-1] == "Kort eind."
+    assert [len(u) for u in units[1:-1]] == [197, 197, 197, 18]  # 33 words of 5 letters and a space
+    assert " ".join(units[1:-1]) == long.strip()
+    assert [c.text for c in chunks][-1] == "woord woord einde. Kort eind."
+    assert all(len(c.text) <= 200 for c in chunks)
+
+
+def test_a_long_sentence_is_cut_after_a_clause_mark_in_the_second_half_of_the_limit() -> None:
+    clause = "erst dies und das, "
+    text = (clause * 20).strip()
+    spans = split_long(text, Span(0, len(text)), 100)
+    pieces = [text[s.start : s.end] for s in spans]
+    assert all(p.endswith(",") for p in pieces[:-1]) and pieces[0] == (clause * 5).strip()
+    assert all(len(p) <= 100 for p in pieces)
+    assert " ".join(pieces) == text
+
+
+def test_text_without_spaces_is_cut_between_characters_never_before_an_accent() -> None:
+    text = "x" * 99 + "e\u0301" + "y" * 150
+    pieces = [text[s.start : s.end] for s in split_long(text, Span(0, len(text)), 100)]
+    assert pieces == ["x" * 99, "e\u0301" + "y" * 98, "y" * 52]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +13,11 @@ import pytest
 from tests.conftest import SEEDS
 from tests.fakes import FakeEmbedder
 from vectorstore import faiss_index, store
+from vectorstore.chunking import chunk_document
 from vectorstore.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from vectorstore.indexer import build, build_lock, fingerprint_for
 from vectorstore.settings import ChunkingSettings, StoreSettings
+from vectorstore.types import Chunk, Document, Span
 
 GLYPHS = "ƟŌƩƫĬﬁﬂﬀﬃﬄ"
 
@@ -241,3 +244,40 @@ def test_large_collections_get_an_approximate_index_with_good_recall() -> None:
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, exact, strict=True)])
     assert recall >= 0.9
+
+
+def test_a_document_read_differently_or_chunked_over_the_limit_before_is_embedded_again(
+    collection: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vectorstore.indexer
+    import vectorstore.sources
+
+    index_dir = tmp_path / "index"
+    kujat = "000_d6b9d14a00a44e16.txt"
+
+    def one_chunk_each(doc_id: str, text: str, settings: ChunkingSettings) -> list[Chunk]:
+        # What the chunker did with text that had no sentence ends: one chunk, however long.
+        return [Chunk(f"{doc_id}-all", doc_id, text, 0, len(text), (Span(0, len(text)),))]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            vectorstore.indexer,
+            "chunk_document",
+            lambda d, t, s: one_chunk_each(d, t, s) if d == kujat else chunk_document(d, t, s),
+        )
+        _build([collection], index_dir, FakeEmbedder())
+    assert max(len(c.text) for c in store.load(index_dir).chunks) > ChunkingSettings().max_chars
+    report = _build([collection], index_dir, FakeEmbedder())
+    assert report.changed == [kujat] and len(report.unchanged) == 4
+    assert max(len(c.text) for c in store.load(index_dir).chunks) <= ChunkingSettings().max_chars
+
+    real_load = vectorstore.sources.load_document
+
+    def read_differently(path: Path, *args: object) -> Document:
+        doc = real_load(path, *args)  # type: ignore[arg-type]
+        return replace(doc, text=doc.text.replace("NAVO", "NATO")) if doc.doc_id == kujat else doc
+
+    monkeypatch.setattr(vectorstore.sources, "load_document", read_differently)
+    report = _build([collection], index_dir, FakeEmbedder())
+    assert report.changed == [kujat] and len(report.unchanged) == 4
+    assert "NAVO" not in store.load(index_dir).documents[kujat].text

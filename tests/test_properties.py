@@ -82,13 +82,14 @@ def test_cleaned_text_has_the_documented_shape(raw: str) -> None:
 
 @COMMON
 @given(texts, chunkings)
-def test_chunk_offsets_map_back_and_lose_no_text(raw: str, chunking: ChunkingSettings) -> None:
+def test_chunks_map_back_lose_no_text_and_keep_to_the_limit(raw: str, chunking: ChunkingSettings) -> None:
     text = clean_text(raw)
     chunks = chunk_document("doc.txt", text, chunking)
     covered = bytearray(len(text))
     for chunk in chunks:
         assert 0 <= chunk.start < chunk.end <= len(text)
         assert text[chunk.start : chunk.end] == chunk.text
+        assert len(chunk.text) <= chunking.max_chars  # whatever the punctuation
         assert chunk.sentences and chunk.sentences[0].start == chunk.start
         assert chunk.sentences[-1].end == chunk.end
         for sent in chunk.sentences:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from qa.engine import clear_engines
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
 from tests.fakes import FakeEmbedder
+from vectorstore import store
 
 EVIL = "<script>alert(1)</script> <b>x</b>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;x&lt;/b&gt;"
@@ -338,3 +342,104 @@ def test_an_unverified_draft_is_visibly_replaced_by_the_extractive_answer(
     assert "Crimea" not in final and "citeqa-draft" not in final
     assert f'<div class="citeqa-note">{render.escape(result.note)}</div>' in final
     assert result.note.startswith("The generated answer could not be verified")
+
+
+def test_an_upload_keeps_what_the_index_holds_from_folders_this_server_does_not_know(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "istanbul.txt").write_text(f"Istanbul talks\n\n{FACT}\n")
+    first = web.ChatService(settings, Collection(settings, FakeEmbedder(), folders=[docs]))
+    _drain(first.on_load())
+    clear_engines()
+    # Another server on the same index, started where docs/ is not configured.
+    service = web.ChatService(settings, Collection(settings, FakeEmbedder(), folders=[]))
+    upload = _file(tmp_path, "submarine.txt", b"Submarine\n\nThe blue submarine visited Bergen in October.\n")
+    *_, (report, _, _) = _drain(service.upload([str(upload)]))
+    assert "Added submarine.txt: it is now searchable." in report
+    manifest = store.read_manifest(settings.resolved_index_dir)
+    assert set(manifest["documents"]) == {"istanbul.txt", "submarine.txt"}
+    assert service.ask(QUESTION)["citations"][0]["source"] == "istanbul.txt"
+    assert (settings.resolved_index_dir / "uploads" / "submarine.txt").is_file()
+    # An upload named like a document kept from elsewhere gets a name of its own.
+    same_name = _file(tmp_path, "istanbul.txt", b"Other\n\nSomething else entirely.\n")
+    assert service.collection.save_uploads([same_name]) == (["istanbul-2.txt"], [])
+    clear_engines()
+
+
+class _GatedEmbedder(FakeEmbedder):
+    """Embeds documents only once `gate` is set, so a test can act while a build is running."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def embed_documents(self, texts, titles=None, progress=None):  # type: ignore[no-untyped-def]
+        if texts:
+            assert self.gate.wait(30), "the test never opened the gate"
+        return super().embed_documents(texts, titles, progress)
+
+
+def test_questions_during_a_build_are_answered_from_the_index_before_it(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "istanbul.txt").write_text(f"Istanbul talks\n\n{FACT}\n")
+    settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
+    embedder = _GatedEmbedder()
+    service = web.ChatService(settings, Collection(settings, embedder, folders=[docs]))
+    first_build = threading.Thread(target=_drain, args=(service.on_load(),))
+    first_build.start()
+    while service.collection.building is None or not service.collection.building.total:
+        time.sleep(0.01)
+    # The very first build has nothing before it to answer from.
+    assert service.ask(QUESTION)["error"] == (
+        "Building the index: embedding 0 of 2 passages… "
+        "There is nothing to answer from until this first build is done."
+    )
+    embedder.gate.set()
+    first_build.join(30)
+    embedder.gate.clear()
+    upload = _file(tmp_path, "log.txt", b"Log\n\nThe blue submarine visited Bergen in October.\n")
+    updates: list[Any] = []
+    second_build = threading.Thread(target=lambda: updates.extend(service.upload([str(upload)])))
+    second_build.start()
+    while service.collection.building is None or not service.collection.building.total:
+        time.sleep(0.01)
+    during = service.ask(QUESTION)
+    assert during["citations"][0]["source"] == "istanbul.txt" and not during["refused"]
+    assert during["note"] == (
+        "Building the index: embedding 0 of 2 passages… This answer is from the documents indexed before it."
+    )
+    *_, (_, history, _, _, _) = _drain(service.respond(QUESTION, [], {}))
+    assert "This answer is from the documents indexed before it." in history[-1]["content"]
+    embedder.gate.set()
+    second_build.join(30)
+    assert "Added log.txt: it is now searchable." in updates[-1][0]
+    assert service.ask(QUESTION)["note"] is None
+    clear_engines()
+
+
+def test_a_generation_swapped_in_while_it_is_read_is_read_again(
+    service: web.ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa.engine
+
+    _drain(service.on_load())
+    clear_engines()
+    real_load = qa.engine.store.load
+    manifest = service.settings.resolved_index_dir / store.MANIFEST
+    calls: list[int] = []
+
+    def load_during_a_swap(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # the build replaced the manifest and pruned the files being read
+            manifest.touch()
+            os.utime(manifest, ns=(manifest.stat().st_atime_ns, manifest.stat().st_mtime_ns + 1_000_000))
+            raise qa.engine.IndexCorrupt("chunks-x.jsonl vanished")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(qa.engine.store, "load", load_during_a_swap)
+    assert service.ask(QUESTION)["citations"][0]["source"] == "istanbul.txt"
+    assert len(calls) == 2

@@ -1,12 +1,15 @@
 """Sentence splitting and paragraph-aware chunking with overlap.
 
 Offsets always point into the cleaned document text, so `text[chunk.start:chunk.end] == chunk.text`
-and the answer composer can quote any sentence by its span.
+and the answer composer can quote any sentence by its span. No chunk and no sentence is longer than
+`max_chars`: a sentence that is (an unpunctuated transcript, a table flattened into one line) is cut
+after a clause mark, else at a space, else between characters.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 
 from vectorstore.settings import ChunkingSettings
@@ -24,6 +27,9 @@ _ABBREVIATIONS = frozenset(
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+)")
 _NEXT_START = re.compile(r"\s+([\"'“„‚«(\[]*)(\S)")
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.DOTALL)
+# Where an over-long sentence is best cut: after a comma, semicolon or colon, or before a dash.
+_CLAUSE_END = re.compile(r"[,;:](?=\s)|\S(?=\s+[–—-]\s)")
+_SPACE = re.compile(r"\S(?=\s)")
 
 
 def paragraphs(text: str) -> list[Span]:
@@ -68,19 +74,53 @@ def sentences(text: str, span: Span | None = None) -> list[Span]:
     return spans
 
 
+def _last_end(pattern: re.Pattern[str], text: str, lo: int, hi: int) -> int | None:
+    """The end of the last match of `pattern` ending in (lo, hi], or None."""
+    found = None
+    for match in pattern.finditer(text, lo, min(hi + 1, len(text))):
+        if lo < match.end() <= hi:
+            found = match.end()
+    return found
+
+
+def split_long(text: str, span: Span, limit: int) -> list[Span]:
+    """`text[span]` cut into pieces of at most `limit` characters, or `[span]` when it fits.
+
+    A piece ends after a clause mark if one falls in the second half of the allowance (so pieces
+    stay readable quotes), else at the last space, else after `limit` characters; the whitespace
+    between pieces belongs to neither.
+    """
+    pieces: list[Span] = []
+    start = span.start
+    while span.end - start > limit:
+        hi = start + limit
+        cut = _last_end(_CLAUSE_END, text, start + limit // 2, hi) or _last_end(_SPACE, text, start, hi)
+        if cut is None:
+            cut = hi
+            # Never part a letter from the accents that follow it.
+            while cut > start + 1 and unicodedata.combining(text[cut]):
+                cut -= 1
+        pieces.append(Span(start, cut))
+        start = cut
+        while text[start].isspace():
+            start += 1
+    pieces.append(Span(start, span.end))
+    return pieces
+
+
 def _chunk_id(doc_id: str, start: int, text: str) -> str:
     return content_hash(f"{doc_id}\x00{start}\x00{text}")
 
 
 def chunk_document(doc_id: str, text: str, settings: ChunkingSettings) -> list[Chunk]:
-    """Pack whole sentences into chunks of at most `max_chars` (a longer sentence stands alone).
+    """Pack whole sentences into chunks of at most `max_chars` (a longer sentence is cut first).
 
     A chunk prefers to end at a paragraph break once it is half full, and the next chunk repeats the
     last `overlap_sentences` sentences so a fact split across the seam is still found whole.
     """
     units: list[tuple[Span, bool]] = []  # (sentence, ends a paragraph)
     for para in paragraphs(text):
-        sents = sentences(text, para)
+        sents = [p for s in sentences(text, para) for p in split_long(text, s, settings.max_chars)]
         units.extend((s, i == len(sents) - 1) for i, s in enumerate(sents))
     return list(_pack(doc_id, text, units, settings))
 

@@ -38,3 +38,19 @@ class GenerationUnavailable(CiteqaError):
 
     Callers of the generative mode catch this one type and fall back to the extractive answer.
     """
+
+
+class IndexUnreadable(CiteqaError):
+    """The index exists but this user may not read it (file permissions)."""
+
+
+class IndexUnwritable(CiteqaError):
+    """The index folder cannot be created or written: a file in the way, a name too long, no permission."""
+
+
+class IndexEmpty(CiteqaError):
+    """The index holds no documents, so there is nothing to answer from."""
+
+
+class UpdateRefused(CiteqaError):
+    """An update would drop documents because a path is missing or empty; nothing was changed."""

@@ -1,28 +1,37 @@
-"""Build or update an index from files: incremental per document, atomic, one builder at a time."""
+"""Build or update an index from files: incremental per document, atomic, one builder at a time.
+
+An update never loses documents by accident: a path that is missing, or that holds no readable
+document while the index has documents it would drop, refuses the whole update before anything is
+written (unless the caller passes `prune`), and removals are announced before they happen.
+The index's own `uploads/` folder is always one of its sources.
+"""
 
 from __future__ import annotations
 
-import fcntl
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vectorstore import faiss_index, store
+from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
 from vectorstore.chunking import chunk_document
 from vectorstore.cleaning import CLEANING_VERSION
 from vectorstore.embedding import Embedder
-from vectorstore.errors import CiteqaError, IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
-from vectorstore.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document
+from vectorstore.errors import (
+    CiteqaError,
+    IndexCorrupt,
+    IndexMismatch,
+    IndexNotBuilt,
+    UpdateRefused,
+)
+from vectorstore.index_folder import ensure_writable
 from vectorstore.settings import ChunkingSettings, StoreSettings
+from vectorstore.sources import exists, load_documents, sources_of
 from vectorstore.store import Fingerprint, IndexData, SentenceRef
 from vectorstore.types import Chunk, Document, content_hash
-
-#: Receives the total number of texts to embed, returns a per-batch progress callback and a closer.
-ProgressFactory = Callable[[int], tuple[Callable[[int], None], Callable[[], None]]]
 
 
 @dataclass
@@ -32,6 +41,8 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # one line each: "<file>: <why>"
+    kept: list[str] = field(default_factory=list)  # not under the paths, kept as indexed (keep_others)
+    warnings: list[str] = field(default_factory=list)  # indexed, with a caveat: "<file>: <what>"
     documents: int = 0
     chunks: int = 0
     embedded_texts: int = 0
@@ -42,9 +53,10 @@ class BuildReport:
         return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        kept = f"{len(self.kept)} kept, " if self.kept else ""
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+            f"{len(self.unchanged)} unchanged, {kept}{len(self.skipped)} skipped; "
             f"{self.documents} documents, {self.chunks} chunks in {self.seconds:.1f} s"
         )
 
@@ -57,53 +69,6 @@ def fingerprint_for(embedder: Embedder, chunking: ChunkingSettings) -> Fingerpri
         chunking=chunking.model_dump(),
         cleaning_version=CLEANING_VERSION,
     )
-
-
-@contextmanager
-def build_lock(index_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the index folder, or raise IndexBusy at once."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise IndexBusy(
-                f"Another `citeqa index` is updating {index_dir}; try again when it ends."
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def collect_files(paths: Sequence[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Files to index as (path, collection root), and one-line reasons for what is passed over.
-
-    Hidden files, the metadata sidecar and links that lead outside their collection are not followed.
-    """
-    found: list[tuple[Path, Path]] = []
-    skipped: list[str] = []
-    for given in paths:
-        if not given.exists():
-            skipped.append(f"{given}: no such file or folder")
-            continue
-        root = given if given.is_dir() else given.parent
-        candidates = sorted(p for p in given.rglob("*")) if given.is_dir() else [given]
-        real_root = root.resolve()
-        for path in candidates:
-            rel = path.relative_to(root).as_posix()
-            if any(part.startswith(".") for part in path.relative_to(root).parts) or path.name == SIDECAR:
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                skipped.append(f"{rel}: a link to outside the collection, not followed")
-                continue
-            if path.is_dir():
-                continue
-            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                skipped.append(f"{rel}: unsupported file type {path.suffix or '(none)'}")
-                continue
-            found.append((path, root))
-    return found, skipped
 
 
 def _previous(index_dir: Path, expected: Fingerprint, rebuild: bool) -> IndexData | None:
@@ -127,6 +92,23 @@ def _previous(index_dir: Path, expected: Fingerprint, rebuild: bool) -> IndexDat
     return old
 
 
+def _previous_ids(index_dir: Path) -> set[str]:
+    """The documents the index holds now, from its manifest alone (also when it will be rebuilt)."""
+    try:
+        return set(store.read_manifest(index_dir).get("documents", {}))
+    except CiteqaError:
+        return set()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def _names(doc_ids: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(doc_ids[:limit])
+    return shown + (f" and {len(doc_ids) - limit:,} more" if len(doc_ids) > limit else "")
+
+
 def build(
     paths: Sequence[Path],
     index_dir: Path,
@@ -135,57 +117,99 @@ def build(
     chunking: ChunkingSettings,
     store_settings: StoreSettings,
     rebuild: bool = False,
+    prune: bool = False,
+    keep_others: bool = False,
     progress: ProgressFactory | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Bring the index in `index_dir` in line with the documents under `paths`.
+    """Bring the index in `index_dir` in line with the documents under `paths` (and its uploads).
 
     Only added or changed documents are embedded; when nothing changed nothing is written and the
-    model is never loaded. Raises IndexBusy, IndexMismatch or IndexCorrupt as one-line errors.
+    model is never loaded.
+
+    Args:
+        paths: Files and folders to index.
+        index_dir: The index folder; checked to be writable before anything is read.
+        embedder: The model, loaded only if something must be embedded.
+        chunking: How documents are cut into passages (part of the index's fingerprint).
+        store_settings: File size limit and FAISS index choice.
+        rebuild: Discard the old index's vectors and embed everything again.
+        prune: Remove documents no longer found even when a path is missing or holds no documents
+            (without it such an update is refused and nothing changes).
+        keep_others: Keep the documents of the index that `paths` do not hold, as they are (the web
+            chat: its collection is what the index holds plus its folders).
+        progress: Progress bar factory for the embedding.
+        announce: Receives one line naming the documents about to be removed, before they are.
+
+    Raises:
+        UpdateRefused: A path is missing, or holds no documents while the update would remove some.
+        IndexUnwritable, IndexBusy, IndexMismatch, IndexCorrupt: As one-line errors.
     """
     started = time.perf_counter()
     report = BuildReport()
+    missing = [p for p in paths if not exists(p)]
+    if missing and not prune:
+        raise UpdateRefused(
+            f"{missing[0]}: no such file or folder; {_untouched(index_dir)}. "
+            "Check the path, or add --prune to update without it."
+        )
+    ensure_writable(index_dir)
     with build_lock(index_dir):
         expected = fingerprint_for(embedder, chunking)
         old = _previous(index_dir, expected, rebuild)
-        files, report.skipped = collect_files(paths)
-        documents: dict[str, Document] = {}
-        seen_text: dict[str, str] = {}
-        for path, root in files:
-            try:
-                doc = load_document(path, root, store_settings.max_file_bytes)
-            except CiteqaError as err:
-                report.skipped.append(str(err))
-                continue
-            text_key = content_hash(doc.text, length=32)
-            if text_key in seen_text:
-                report.skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
-                continue
-            seen_text[text_key] = doc.doc_id
-            documents[doc.doc_id] = doc
+        previous = _previous_ids(index_dir)
+        sources = sources_of([p for p in paths if p not in missing], index_dir)
+        documents, per_source, report.skipped = load_documents(sources, store_settings.max_file_bytes)
 
         old_docs = old.documents if old else {}
+        # Passages longer than max_chars come from before long sentences were cut: chunk them again.
+        oversized = {c.doc_id for c in old.chunks if len(c.text) > chunking.max_chars} if old else set()
         for doc_id, doc in documents.items():
-            if doc_id not in old_docs:
+            before = old_docs.get(doc_id)
+            if before is None:
                 report.added.append(doc_id)
-            elif old_docs[doc_id].content_hash != doc.content_hash:
-                report.changed.append(doc_id)
+            elif before.content_hash != doc.content_hash or before.text != doc.text or doc_id in oversized:
+                report.changed.append(doc_id)  # edited, or read differently by this version
             else:
                 report.unchanged.append(doc_id)
-        report.removed = sorted(set(old_docs) - set(documents))
+                continue
+            if doc.replaced_bytes:
+                report.warnings.append(
+                    f"{doc_id}: {_count(doc.replaced_bytes, 'invalid byte sequence')} replaced by U+FFFD "
+                    "(read as UTF-8)"
+                )
+        gone = sorted(previous - set(documents))
+        if keep_others:
+            report.kept = [d for d in gone if d in old_docs]
+            documents.update((d, old_docs[d]) for d in report.kept)
+            report.removed = [d for d in gone if d not in old_docs]  # only on a rebuild
+        else:
+            report.removed = gone
+        if report.removed and not prune:
+            empty = [p for p in sources if p in paths and not per_source[p]]
+            if empty:
+                raise UpdateRefused(
+                    f"{empty[0]}: no readable documents there, and the update would remove "
+                    f"{_count(len(report.removed), 'document')} ({_names(report.removed)}); "
+                    f"{_untouched(index_dir)}. Check the path, or add --prune to remove them."
+                )
         report.documents = len(documents)
+        if report.removed and announce:
+            removed = _count(len(report.removed), "document")
+            announce(f"removing {removed} no longer found: {', '.join(report.removed)}")
 
         if old is not None and report.nothing_changed:
             report.chunks = len(old.chunks)
         else:
             data = _assemble(
                 documents,
-                set(report.unchanged),
+                {*report.unchanged, *report.kept},
                 old,
                 expected,
                 embedder,
                 chunking,
                 store_settings,
-                progress,
+                recording_progress(index_dir, progress),
                 report,
             )
             generation = content_hash(f"{time.time_ns()}-{expected.model_checksum}", length=12)
@@ -196,6 +220,14 @@ def build(
             report.chunks = len(data.chunks)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _untouched(index_dir: Path) -> str:
+    try:
+        exists = (index_dir / store.MANIFEST).is_file()
+    except OSError:
+        exists = False
+    return f"the index at {index_dir} was left as it was" if exists else "nothing was indexed"
 
 
 def sentence_in_context(text: str, start: int, end: int, context_chars: int) -> str:

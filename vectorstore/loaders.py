@@ -65,6 +65,7 @@ class _Extracted:
     publisher: str | None = None
     language: str | None = None
     url: str | None = None
+    replaced_bytes: int = 0  # invalid byte sequences decoded as U+FFFD
 
 
 def load_document(
@@ -123,6 +124,7 @@ def load_document(
         text=text,
         meta=meta,
         content_hash=content_hash(hashlib.sha256(raw).hexdigest() + entry_json),
+        replaced_bytes=found.replaced_bytes,
     )
 
 
@@ -182,23 +184,37 @@ def _sidecar_entry(name: str, value: object) -> SidecarEntry:
 
 
 def _text(raw: bytes, rel: str) -> _Extracted:
-    return _Extracted(_decode(raw, rel))
+    text, replaced = _decode(raw, rel)
+    return _Extracted(text, replaced_bytes=replaced)
 
 
-def _decode(raw: bytes, rel: str) -> str:
-    """Bytes of a text file as str: UTF-8 (or UTF-16 with a BOM), else the likeliest legacy encoding."""
+def _decode(raw: bytes, rel: str) -> tuple[str, int]:
+    """Bytes of a text file as str, and how many invalid byte sequences were replaced.
+
+    UTF-8 (or UTF-16 with a BOM) first. A file whose well-formed multi-byte UTF-8 characters are at
+    least as many as its invalid sequences is UTF-8 with a few damaged bytes: those become U+FFFD and
+    are counted, the rest stays as written. Only a file where UTF-8 fails more broadly (a legacy
+    encoding: every accented letter is one invalid byte) gets the likeliest legacy encoding.
+    """
     not_text = UnsupportedDocument(f"{rel}: not a text file")
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return _checked(raw.decode("utf-16"), not_text)
+            return _checked(raw.decode("utf-16"), not_text), 0
         except UnicodeDecodeError:
             raise not_text from None
     if b"\x00" in raw:
         raise not_text
     try:
-        return _checked(raw.decode("utf-8-sig"), not_text)
+        return _checked(raw.decode("utf-8-sig"), not_text), 0
     except UnicodeDecodeError:
         pass
+    lenient = raw.decode("utf-8-sig", errors="replace")
+    # Python replaces each maximal invalid sequence with one U+FFFD; a U+FFFD written in the file is
+    # valid UTF-8 and does not count.
+    invalid = lenient.count("\ufffd") - raw.count("\ufffd".encode())
+    well_formed = sum(1 for ch in lenient if ord(ch) > 0x7F) - lenient.count("\ufffd")
+    if well_formed >= invalid:
+        return _checked(lenient, not_text), invalid
     best = from_bytes(raw).best()
     if best is None:
         raise not_text
@@ -207,7 +223,7 @@ def _decode(raw: bytes, rel: str) -> str:
     # Central European bytes, so preferring it on a tie costs those nothing.
     western = from_bytes(raw, cp_isolation=["cp1252"]).best()
     chosen = western if western is not None and western.coherence >= best.coherence else best
-    return _checked(str(chosen), not_text)
+    return _checked(str(chosen), not_text), 0
 
 
 def _checked(text: str, not_text: UnsupportedDocument) -> str:

@@ -11,14 +11,17 @@ Layout of an index folder (no pickle anywhere; numpy arrays are saved with allow
     vectors-<gen>.faiss           faiss.write_index of the chunk vectors
 
 A build writes a new generation beside the old one and only then replaces `manifest.json`, so a build
-killed at any point leaves the previous index readable.
+killed at any point leaves the previous index readable. The manifest records each file's size and
+sha256; `load` checks both, so any edit of a file is caught, not only one that changes its size. Every
+file is created with the process's umask, like any other file the user writes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,8 @@ import faiss
 import numpy as np
 
 from vectorstore import faiss_index
-from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
+from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, IndexUnreadable
+from vectorstore.index_folder import describe, location_problem
 from vectorstore.types import Chunk, DocMeta, Document
 
 FORMAT_VERSION = 1
@@ -102,6 +106,12 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's content, hex."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -152,11 +162,19 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
         },
         "documents": {d.doc_id: {"content_hash": d.content_hash} for d in data.documents.values()},
         "files": {
-            part: {"name": name, "bytes": (index_dir / name).stat().st_size} for part, name in files.items()
+            part: {
+                "name": name,
+                "bytes": (index_dir / name).stat().st_size,
+                "sha256": file_digest(index_dir / name),
+            }
+            for part, name in files.items()
         },
         **extra,
     }
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".manifest-", suffix=".tmp")
+    # Not mkstemp: its files are 0600, and a manifest only its writer can read makes the whole index
+    # unreadable to anyone else (the other files get the umask's mode).
+    tmp = index_dir / f".manifest-{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, ensure_ascii=False, indent=2)
         fh.flush()
@@ -178,19 +196,69 @@ def prune(index_dir: Path, keep_generation: str) -> None:
 def read_manifest(index_dir: Path) -> dict[str, Any]:
     """The manifest of `index_dir`, or IndexNotBuilt / IndexCorrupt with a one-line message."""
     path = index_dir / MANIFEST
-    if not path.is_file():
-        if index_dir.is_dir() and any(not p.name.startswith(".") for p in index_dir.iterdir()):
-            raise IndexCorrupt(
-                f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}"
-            )
-        raise IndexNotBuilt(f"No index at {index_dir}; build it with: citeqa index --index-dir {index_dir}")
     try:
+        present = path.is_file()
+    except PermissionError as err:  # a folder this user may not enter
+        raise unreadable(index_dir, err) from None
+    except OSError:  # a name too long
+        present = False
+    if not present and (problem := location_problem(index_dir)) is not None:
+        raise IndexNotBuilt(f"No index at {index_dir}, and none can be built there: {problem}.")
+    try:
+        if not present:
+            if index_dir.is_dir() and any(_is_content(p) for p in index_dir.iterdir()):
+                raise IndexCorrupt(
+                    f"{index_dir} is not a citeqa index (no manifest.json); {rebuild_hint(index_dir)}"
+                )
+            raise IndexNotBuilt(
+                f"No index at {index_dir}; build it with: citeqa index PATH --index-dir {index_dir}"
+            )
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
             raise ValueError("not an object")
+    except PermissionError as err:
+        raise unreadable(index_dir, err) from None
     except (ValueError, UnicodeDecodeError) as err:
         raise IndexCorrupt(f"{path} is unreadable ({err}); {rebuild_hint(index_dir)}") from None
+    except OSError as err:
+        problem = describe(path, err)
+        raise IndexCorrupt(f"{path} cannot be read ({problem}); {rebuild_hint(index_dir)}") from None
     return manifest
+
+
+def unreadable(index_dir: Path, err: OSError) -> IndexUnreadable:
+    """The one-line error for an index this user may not read: not damaged, so no rebuild hint."""
+    name = Path(err.filename).name if err.filename else MANIFEST
+    return IndexUnreadable(
+        f"Cannot read the index at {index_dir}: no permission to read {name}; ask whoever built it to "
+        f"make it readable (chmod -R a+rX {index_dir})."
+    )
+
+
+#: Not part of an index's generations, yet kept in its folder: the web chat's uploaded files.
+UPLOADS = "uploads"
+
+
+def _is_content(path: Path) -> bool:
+    """A file that makes a folder without a manifest something other than an index not yet built."""
+    return not path.name.startswith(".") and path.name != UPLOADS
+
+
+def not_yet_built(index_dir: Path) -> bool:
+    """No manifest, and nothing in the folder but hidden files (such as the build lock) and uploads."""
+    if _is_file(index_dir / MANIFEST):
+        return False
+    try:
+        return not index_dir.is_dir() or not any(_is_content(p) for p in index_dir.iterdir())
+    except OSError:
+        return True
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def check_compatible(manifest: dict[str, Any], expected: Fingerprint, index_dir: Path) -> None:
@@ -211,15 +279,22 @@ def check_compatible(manifest: dict[str, Any], expected: Fingerprint, index_dir:
 
 
 def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
-    """Read the generation `manifest.json` points at, checking sizes, counts and compatibility."""
+    """Read the generation `manifest.json` points at, checking checksums, counts and compatibility.
+
+    Each file's sha256 is compared with the manifest's (a manifest from before checksums were
+    recorded has sizes only), so an edited, truncated or swapped file is refused with the rebuild hint.
+    """
     manifest = read_manifest(index_dir)
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
     try:
         files = {part: index_dir / manifest["files"][part]["name"] for part in _PARTS}
         for part, path in files.items():
-            if path.stat().st_size != manifest["files"][part]["bytes"]:
+            recorded = manifest["files"][part]
+            if path.stat().st_size != recorded["bytes"]:
                 raise ValueError(f"{path.name} has changed size")
+            if "sha256" in recorded and file_digest(path) != recorded["sha256"]:
+                raise ValueError(f"{path.name} has changed since it was written")
         docs = {}
         for row in _read_jsonl(files["documents"]):
             meta = DocMeta.from_dict(row["meta"])
@@ -241,6 +316,8 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
             or len(sents) != sentence_vectors.shape[0]
         ):
             raise ValueError("row counts disagree")
+    except PermissionError as err:
+        raise unreadable(index_dir, err) from None
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
         raise IndexCorrupt(f"Index at {index_dir} is damaged ({err}); {rebuild_hint(index_dir)}") from None
     return IndexData(fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest)

@@ -39,6 +39,7 @@ class Document:
     text: str
     meta: DocMeta
     content_hash: str  # hash of the raw bytes and sidecar metadata: decides re-embedding
+    replaced_bytes: int = 0  # invalid byte sequences read as U+FFFD (reported when indexing, not stored)
 
 
 @dataclass(frozen=True)
