@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vectorstore.settings import (
@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     compose: ComposeSettings = ComposeSettings()
     mode: Mode = Field("extractive", description="How answers are written: extractive or generative.")
     generation: GenerationSettings = GenerationSettings()
+    auth: SecretStr | None = Field(
+        None,
+        description="USER:PASS the web app and its APIs require (CITEQA_AUTH; also `serve --auth-file`). "
+        "API clients send it as HTTP Basic or as the Bearer key.",
+    )
 
     @property
     def resolved_index_dir(self) -> Path:
