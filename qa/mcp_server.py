@@ -4,22 +4,22 @@ Built with the official `mcp` SDK's `MCPServer`. Both tools call the same `Backe
 `ask` returns the cited answer (text for the model to read, and the `citeqa ask --json` object as
 structured content), `search` the retrieved passages with their sources. A library error (an empty
 question, no index) comes back as a tool error with its one-line message. The model loads on the
-first call; the SDK keeps stdout for the protocol and sends any other output to stderr.
+first call; the SDK keeps stdout for the protocol and sends any other output to stderr. The tools'
+signatures are read by the SDK at run time, so their types are imported at module level.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
+from mcp.server.mcpserver import MCPServer
+from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from qa.backend import Backend, LocalBackend
 from qa.settings import Settings
 from qa.types import Answer
 from vectorstore.errors import CiteqaError
-
-if TYPE_CHECKING:
-    from mcp.server.mcpserver import MCPServer
 
 Passages = Annotated[int | None, Field(ge=1, le=50)]
 INSTRUCTIONS = (
@@ -60,9 +60,6 @@ def passages_of(answer: Answer) -> list[dict[str, Any]]:
 
 def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
     """The MCP server with the tools `ask` and `search` over `backend`."""
-    from mcp.server.mcpserver import MCPServer
-    from mcp.types import CallToolResult, TextContent
-
     server: MCPServer[Any] = MCPServer("citeqa", instructions=INSTRUCTIONS)
 
     def failure(err: CiteqaError) -> CallToolResult:

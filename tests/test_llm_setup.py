@@ -93,11 +93,12 @@ def test_the_cli_fetches_the_model_on_first_generative_use_only(
     calls: list[str] = []
     monkeypatch.setattr(llm_setup, "local_llm_ready", lambda cache: False)
     monkeypatch.setattr(llm_setup, "ensure_local_llm", lambda cache, progress: calls.append("fetch"))
-    settings = Settings(cache_dir=tmp_path, mode="generative")
-    cli._prepare_generation(settings)
-    cli._prepare_generation(Settings(cache_dir=tmp_path))  # extractive: nothing
-    other = GenerationSettings(backend="openai", base_url="http://127.0.0.1:9/v1")
+    fetch = GenerationSettings(fetch_missing=True)
+    cli._prepare_generation(Settings(cache_dir=tmp_path, mode="generative", generation=fetch))
+    cli._prepare_generation(Settings(cache_dir=tmp_path, generation=fetch))  # extractive: nothing
+    other = GenerationSettings(backend="openai", base_url="http://127.0.0.1:9/v1", fetch_missing=True)
     cli._prepare_generation(Settings(cache_dir=tmp_path, mode="generative", generation=other))
+    cli._prepare_generation(Settings(cache_dir=tmp_path, mode="generative"))  # the tests' setting: off
     assert calls == ["fetch"]
 
 
