@@ -104,9 +104,13 @@ def install_llama_cpp(cache_dir: Path, progress: bool = True) -> None:
         built = sorted(wheels.glob(f"llama_cpp_python-{LLAMA_VERSION}-*.whl"))
         if not built:
             raise ModelUnavailable(f"Building llama-cpp-python left no wheel in {wheels}.")
-    # Its dependencies (numpy, jinja2, diskcache, typing-extensions) are citeqa's own already.
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-               str(built[0])]  # fmt: skip
+    # With its dependencies (diskcache is the one citeqa lacks), pinned when the checkout's
+    # constraints.txt is at hand.
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    constraints = Path(__file__).resolve().parent.parent / "constraints.txt"
+    if constraints.is_file():
+        command += ["-c", str(constraints)]
+    command.append(str(built[0]))
     _run_with_clock(command, None, "Installing llama-cpp-python", progress)
     importlib.invalidate_caches()
 

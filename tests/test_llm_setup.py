@@ -45,7 +45,9 @@ def test_llama_cpp_is_built_once_with_portable_flags_then_installed_from_the_cac
     assert "--no-binary" in pip.commands[0] and "--no-cache-dir" in pip.commands[0]
     assert pip.envs[0] is not None and pip.envs[0]["CMAKE_ARGS"] == llm_setup.LLAMA_CMAKE_ARGS
     assert "-DGGML_NATIVE=OFF" in llm_setup.LLAMA_CMAKE_ARGS
-    assert pip.commands[1][-1].endswith("linux_x86_64.whl") and "--no-deps" in pip.commands[1]
+    install = pip.commands[1]
+    assert install[-1].endswith("linux_x86_64.whl") and "--no-deps" not in install  # diskcache comes too
+    assert install[install.index("-c") + 1].endswith("constraints.txt")
     # Other flags recorded next to the wheel: built again.
     (tmp_path / "wheels" / f"llama_cpp_python-{llm_setup.LLAMA_VERSION}.cmake-args").write_text("-DOLD\n")
     llm_setup.install_llama_cpp(tmp_path, progress=False)
