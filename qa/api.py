@@ -11,6 +11,7 @@ answered with a one-line 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -191,7 +192,7 @@ def rest_router(backend: Backend) -> APIRouter:
     return router
 
 
-def make_guard(credentials: Credentials, throttle: LoginThrottle):  # type: ignore[no-untyped-def]
+def make_guard(credentials: Credentials, throttle: LoginThrottle) -> Callable[[Request], Awaitable[None]]:
     """A route dependency accepting HTTP Basic USER:PASS or the Bearer key USER:PASS."""
 
     async def guard(request: Request) -> None:
@@ -252,7 +253,7 @@ def create_api(backend: Backend, credentials: Credentials | None = None) -> Fast
     With `credentials`, every route (docs included) needs them, wrong ones are throttled, and so is
     the login form of the chat page later mounted on this app.
     """
-    from qa.openai_api import openai_router
+    from qa.openai_api import openai_router  # it imports this module's errors
 
     app = FastAPI(
         title="citeqa",

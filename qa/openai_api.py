@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from qa.api import ERRORS, ApiError
 from qa.backend import Backend
 from qa.types import Answer
 
@@ -51,8 +52,6 @@ class ChatRequest(BaseModel):
 
 def last_user_message(messages: list[ChatMessage]) -> str:
     """The text of the last user message (text parts joined), or ApiError 400 when there is none."""
-    from qa.api import ApiError
-
     for message in reversed(messages):
         if message.role != "user":
             continue
@@ -126,8 +125,6 @@ def chunks(answer: Answer, completion_id: str, created: int) -> Iterator[str]:
 
 
 def openai_router(backend: Backend) -> APIRouter:
-    from qa.api import ERRORS, ApiError
-
     router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"], responses=ERRORS)
 
     @router.get("/models")

@@ -118,9 +118,28 @@ def test_every_endpoint_refuses_without_credentials(server: Server, path: str) -
     assert chat.status_code == 401
 
 
+def _listening_on(port: int) -> set[str]:
+    """The local addresses of the sockets listening on `port`, from the kernel's tables (hex, as
+    /proc/net/tcp writes them: 0100007F is 127.0.0.1)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            address, hex_port = fields[1].rsplit(":", 1)
+            if fields[3] == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+def test_by_default_the_server_listens_on_loopback_only(server: Server, open_server: Server) -> None:
+    for running in (server, open_server):
+        assert _listening_on(int(running.url.rsplit(":", 1)[1])) == {"0100007F"}
+
+
 def test_without_auth_the_endpoints_are_open_on_loopback(open_server: Server) -> None:
     assert _get(open_server, "/v1/models").json()["data"][0]["id"] == "citeqa"
-    assert "127.0.0.1" in open_server.output()
+    assert "citeqa: chat on http://127.0.0.1:" in open_server.output()
+    assert "warning" not in open_server.output()
 
 
 # ------------------------------------------------------------------------------------ OpenAI client
