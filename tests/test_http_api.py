@@ -192,9 +192,9 @@ def _login(server: Server, password: str) -> tuple[int, float]:
 def test_case9_wrong_passwords_are_slowed_down(server: Server) -> None:
     first, second = _login(server, "guess-1"), _login(server, "guess-2")
     assert first[0] == second[0] == 400
-    assert 1.0 <= first[1] < 1.9 and 2.0 <= second[1] < 2.9
+    assert 1.0 <= first[1] < 2.0 and 2.0 <= second[1] < 4.0
     status, seconds = _login(server, PASSWORD)
-    assert status == 200 and seconds < 1.0
+    assert status == 200 and seconds < 2.0  # not held back: a third failure would have waited 4 s
 
 
 def test_case9_the_password_from_the_environment_stays_out_of_the_process_list(server: Server) -> None:
