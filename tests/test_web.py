@@ -288,17 +288,7 @@ def test_the_app_exposes_ask_as_its_only_public_api(tmp_path: Path) -> None:
     assert public == ["ask"]
 
 
-def test_auth_takes_user_and_password() -> None:
-    assert web.parse_auth("ann:s3:cret") == ("ann", "s3:cret")
-    assert web.parse_auth(None) is None
-    for bad in ("ann", "ann:", ":pw"):
-        with pytest.raises(ValueError):
-            web.parse_auth(bad)
-
-
-def _respond_generatively(
-    service: web.ChatService, monkeypatch: pytest.MonkeyPatch, draft: str
-) -> list[Any]:
+def _respond_generatively(service: web.ChatService, monkeypatch: pytest.MonkeyPatch, draft: str) -> list[Any]:
     """All updates of one generative answer whose chat model writes `draft`."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 

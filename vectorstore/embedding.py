@@ -18,7 +18,7 @@ import numpy as np
 
 from vectorstore.errors import ModelUnavailable
 from vectorstore.model_specs import EMBEDDINGGEMMA
-from vectorstore.provision import is_pulled, packaged_model_dir
+from vectorstore.provision import bfloat16_model_dir, is_pulled, packaged_model_dir
 from vectorstore.settings import DEFAULT_MODEL, EmbeddingSettings
 
 if TYPE_CHECKING:  # torch and sentence-transformers take seconds to import: only when a model loads
@@ -209,6 +209,11 @@ class SentenceTransformerEmbedder:
 
     def _loaded(self) -> _Loaded:
         kind, location = self._location()
+        if kind == "packaged" and self._settings.dtype == "bfloat16":
+            # The copy converted once at pull time: mapped as it is, no float32 file read and converted
+            # (same weights bit for bit, so the fingerprint stays the float32 file's). A cache pulled
+            # before there were such copies still loads, converting as it always did.
+            location = bfloat16_model_dir(self._cache_dir, EMBEDDINGGEMMA) or location
         key = (str(location) if location else self._settings.model, self._settings.dtype)
         with _LOAD_LOCK:
             if key not in _LOADED:

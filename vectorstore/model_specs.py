@@ -50,6 +50,9 @@ class ModelSpec:
     weights_file: str = "model.safetensors"
     chunk_member: str = "chunk.bin"
     pull_command: str = "citeqa models pull"  # what a person runs to fetch this model
+    # "zip": also keep a copy of the folder with the weights converted to bfloat16 once, in this
+    # subfolder, so a bfloat16 load maps them (see vectorstore.convert); None: no such copy.
+    bfloat16_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.layout == "zip" and not (self.package and self.module):
@@ -108,4 +111,5 @@ EMBEDDINGGEMMA = ModelSpec(
     archive_sha256="52aa00fc850f259046c9d21cea68ec2170915622ad5eeb2d8383e65f9533bb44",
     weights_sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
     dimension=768,
+    bfloat16_dir="bfloat16",
 )

