@@ -88,8 +88,12 @@ class Ingestion:
         shutil.rmtree(index_dir, ignore_errors=True)
         started, cpu = time.perf_counter(), time.process_time()
         report = build(
-            [docs], index_dir, embedder=self.embedder, chunking=self.settings.chunking,
-            store_settings=self.settings.store, rebuild=True,
+            [docs],
+            index_dir,
+            embedder=self.embedder,
+            chunking=self.settings.chunking,
+            store_settings=self.settings.store,
+            rebuild=True,
         )
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
         return Run(seconds, cpu_seconds, report.chunks, report.embedded_texts)

@@ -33,7 +33,11 @@ def run_measured(command: Sequence[str | Path], env: dict[str, str] | None = Non
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [str(part) for part in command], cwd=ROOT, stdout=out, stderr=err, text=True,
+            [str(part) for part in command],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            text=True,
             env={**os.environ, "TQDM_DISABLE": "1", **(env or {})},
         )
         proc.wait()
@@ -45,7 +49,7 @@ def run_measured(command: Sequence[str | Path], env: dict[str, str] | None = Non
         tail = "\n".join(stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"{' '.join(map(str, command))} exited {proc.returncode}:\n{tail}")
     peaks = [line for line in stderr.splitlines() if line.startswith(PEAK)]
-    return Measured(seconds, float(peaks[-1][len(PEAK):]) if peaks else float("nan"), stdout)
+    return Measured(seconds, float(peaks[-1][len(PEAK) :]) if peaks else float("nan"), stdout)
 
 
 def citeqa(*args: str | Path, env: dict[str, str] | None = None) -> Measured:

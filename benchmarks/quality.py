@@ -29,6 +29,7 @@ from qa.metrics import EQUAL_LENGTH_WORDS, Row, summarize
 from qa.pipeline import answer, answer_from_vector, embed_question
 from qa.settings import Settings
 from vectorstore.embedding import SentenceTransformerEmbedder
+from vectorstore.errors import IndexMismatch
 from vectorstore.indexer import build
 from vectorstore.types import content_hash
 
@@ -47,13 +48,18 @@ ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("focus", {"compose": {"focus_weight": 0.0}}),
     ("language centring", {"compose": {"language_centring": 0.0}}),
     ("interview inheritance", {"compose": {"context_weight": 0.0}}),
+    ("sentence before (neighbour credit)", {"compose": {"neighbour_weight": 0.0}}),
     ("unknown-name penalty", {"compose": {"unknown_name_penalty": 0.0}}),
+    ("unknown-number penalty", {"compose": {"unknown_number_penalty": 0.0}}),
     ("answer types", {"compose": {"answer_types": False}}),
-    ("dense chunk ranking", {"retrieval": {"dense_weight": 0.0}}),
-    ("sentence ranking", {"retrieval": {"sentence_weight": 0.0}}),
-    ("lexical ranking", {"retrieval": {"lexical_weight": 0.0}}),
+    (
+        "sentence ranking (dense chunk ranking instead)",
+        {"retrieval": {"sentence_weight": 0.0, "dense_weight": 1.0}},
+    ),
+    ("dense chunk ranking added", {"retrieval": {"dense_weight": 1.0}}),
+    ("lexical (BM25) ranking added", {"retrieval": {"lexical_weight": 1.0}}),
     ("selection window (one sentence)", {"compose": {"max_sentences": 1}}),
-    ("sentence context (index without)", {"chunking": {"sentence_context_chars": 0}}),
+    ("bare sentences (200 characters of context embedded)", {"chunking": {"sentence_context_chars": 200}}),
 )
 
 
@@ -88,16 +94,29 @@ def index_for(collection: Collection, settings: Settings) -> Settings:
     """Settings answering from `collection`'s cached index, built or brought up to date now."""
     context = settings.chunking.sentence_context_chars
     suffix = "" if context == Settings().chunking.sentence_context_chars else f"-context{context}"
+    if settings.chunking.chunk_vectors != Settings().chunking.chunk_vectors:
+        suffix += f"-{settings.chunking.chunk_vectors}"
     where = content_hash(str(collection.docs.resolve()), length=8)
     index_dir = settings.cache_dir / "quality" / f"{collection.docs.name}-{where}{suffix}"
     settings = with_overrides(settings, {"index_dir": str(index_dir)})
-    build(
-        [collection.docs],
-        index_dir,
-        embedder=SentenceTransformerEmbedder(settings.embedding, settings.cache_dir),
-        chunking=settings.chunking,
-        store_settings=settings.store,
-    )
+    embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+    try:
+        build(
+            [collection.docs],
+            index_dir,
+            embedder=embedder,
+            chunking=settings.chunking,
+            store_settings=settings.store,
+        )
+    except IndexMismatch:  # built by an earlier version of citeqa: the cache is only a cache
+        build(
+            [collection.docs],
+            index_dir,
+            embedder=embedder,
+            chunking=settings.chunking,
+            store_settings=settings.store,
+            rebuild=True,
+        )
     return settings
 
 
@@ -120,8 +139,14 @@ def records(prepared: Prepared, settings: Settings | None = None) -> list[Record
     return out
 
 
+_PLAIN: dict[Path, BaselinePipeline] = {}
+
+
 def baseline_records(prepared: Prepared) -> list[Record]:
-    plain = BaselinePipeline(prepared.collection.docs, prepared.settings)
+    docs = prepared.collection.docs.resolve()
+    if docs not in _PLAIN:  # the seeds' two gold sets share one plain index
+        _PLAIN[docs] = BaselinePipeline(docs, prepared.settings)
+    plain = _PLAIN[docs]
     out = []
     for g in prepared.gold:
         started = time.perf_counter()
@@ -215,8 +240,12 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) 
 
 def commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -298,8 +327,14 @@ def build_at(settings: Settings, docs: Path) -> float:
     """Index `docs` into `settings.index_dir` from scratch; seconds taken."""
     started = time.perf_counter()
     embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
-    build([docs], settings.resolved_index_dir, embedder=embedder, chunking=settings.chunking,
-          store_settings=settings.store, rebuild=True)
+    build(
+        [docs],
+        settings.resolved_index_dir,
+        embedder=embedder,
+        chunking=settings.chunking,
+        store_settings=settings.store,
+        rebuild=True,
+    )
     return time.perf_counter() - started
 
 

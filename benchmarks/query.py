@@ -34,14 +34,18 @@ class Latencies:
             return f"{percentile(values, 50):>9.1f}{percentile(values, 95):>9.1f}"
 
         n = len(self.ours["total"])
-        out = [f"warm query latency ({label}; {n} questions, each asked of both in turn), ms:",
-               f"  {'stage':<10}{'ours p50':>9}{'p95':>9}   {'plain p50':>9}{'p95':>9}"]
+        out = [
+            f"warm query latency ({label}; {n} questions, each asked of both in turn), ms:",
+            f"  {'stage':<10}{'ours p50':>9}{'p95':>9}   {'plain p50':>9}{'p95':>9}",
+        ]
         for stage in STAGES:
             out.append(f"  {stage:<10}{cell(self.ours[stage])}   {cell(self.plain.get(stage, []))}")
         p50 = percentile(self.ours["total"], 50) / percentile(self.plain["total"], 50)
         p95 = percentile(self.ours["total"], 95) / percentile(self.plain["total"], 95)
-        out.append(f"  query latency ratio ours/plain: p50 {p50:.2f}x, p95 {p95:.2f}x (both embed the"
-                   " question with one model; ours also scores sentences, runs BM25, composes an answer)")
+        out.append(
+            f"  query latency ratio ours/plain: p50 {p50:.2f}x, p95 {p95:.2f}x (both embed the"
+            " question with one model; ours also scores sentences, runs BM25, composes an answer)"
+        )
         return out
 
 

@@ -36,8 +36,10 @@ COLD_QUESTION = "What did Ukraine offer at the Istanbul negotiations?"
 
 def header(settings: Settings, quick: bool) -> None:
     e = settings.embedding
-    print(f"citeqa benchmark ({'quick' if quick else 'full'}), {time.strftime('%Y-%m-%d %H:%M')}, "
-          f"{ingest.load_now()}, torch {torch.__version__} with {torch.get_num_threads()} threads")
+    print(
+        f"citeqa benchmark ({'quick' if quick else 'full'}), {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{ingest.load_now()}, torch {torch.__version__} with {torch.get_num_threads()} threads"
+    )
     print(f"model {e.model} ({e.dtype}, batch {e.batch_size}); chunking {settings.chunking.model_dump()}")
 
 
@@ -48,9 +50,11 @@ def cold_start(index_dir: Path, plain_dir: Path) -> list[str]:
         ours.append(processes.citeqa("ask", COLD_QUESTION, "--index-dir", index_dir).seconds)
         plain.append(processes.plain("plain-ask", plain_dir, COLD_QUESTION).seconds)
     o, p = percentile(ours, 50), percentile(plain, 50)
-    return [f"cold start, process start to answer ({COLD_RUNS} alternating runs each): `citeqa ask` median "
-            f"{o:.1f} s (min {min(ours):.1f}); plain load_local + search {p:.1f} s (min {min(plain):.1f}); "
-            f"ratio ours/plain {o / p:.2f}x"]
+    return [
+        f"cold start, process start to answer ({COLD_RUNS} alternating runs each): `citeqa ask` median "
+        f"{o:.1f} s (min {min(ours):.1f}); plain load_local + search {p:.1f} s (min {min(plain):.1f}); "
+        f"ratio ours/plain {o / p:.2f}x"
+    ]
 
 
 def memory(docs: Path, gold: Path, workdir: Path) -> list[str]:
@@ -98,32 +102,52 @@ def scale(sizes: list[int], dims: list[int], sweep: str, sentences_per_chunk: fl
     Also an estimate of what FAISS does not cover: `qa.evidence` scores every sentence vector exactly,
     so a query also scans `sentences_per_chunk` times the exact search's vectors.
     """
-    out = ["scale on synthetic vectors (normalised mixture of Gaussians shaped like EmbeddingGemma vectors; "
-           "200 held-out queries, k=10, one query at a time):",
-           f"  {'vectors':>9} {'dim':>4} {'index (auto)':<28}{'build s':>8}{'index MB':>9}{'peak RSS MB':>12}"
-           f"{'p50 ms':>8}{'p95 ms':>8}{'exact p50':>10}{'recall@10':>10}"]
+    out = [
+        "scale on synthetic vectors (normalised mixture of Gaussians shaped like EmbeddingGemma vectors; "
+        "200 held-out queries, k=10, one query at a time):",
+        f"  {'vectors':>9} {'dim':>4} {'index (auto)':<28}{'build s':>8}{'index MB':>9}{'peak RSS MB':>12}"
+        f"{'p50 ms':>8}{'p95 ms':>8}{'exact p50':>10}{'recall@10':>10}",
+    ]
     sweeps, scans = [], []
     for n in sizes:
         for dim in dims:
-            command = [sys.executable, Path(__file__).with_name("scale.py"), "--n", str(n), "--dim", str(dim),
-                       "--exact"]
+            command = [
+                sys.executable,
+                Path(__file__).with_name("scale.py"),
+                "--n",
+                str(n),
+                "--dim",
+                str(dim),
+                "--exact",
+            ]
             if sweep and n >= 1_000_000:
                 command += ["--sweep", sweep]
             proc = subprocess.run([str(c) for c in command], capture_output=True, text=True, check=True)
             r = json.loads(proc.stdout.strip().splitlines()[-1])
             label = f"{r['kind']} {r['params']}"
-            out.append(f"  {n:>9,} {dim:>4} {label:<28}{r['build_s']:>8.1f}{r['index_mb']:>9.0f}"
-                       f"{r['peak_rss_mb']:>12.0f}{r['search_p50_ms']:>8.2f}{r['search_p95_ms']:>8.2f}"
-                       f"{r.get('exact_p50_ms', float('nan')):>10.1f}{r['recall@10']:>10.3f}")
+            out.append(
+                f"  {n:>9,} {dim:>4} {label:<28}{r['build_s']:>8.1f}{r['index_mb']:>9.0f}"
+                f"{r['peak_rss_mb']:>12.0f}{r['search_p50_ms']:>8.2f}{r['search_p95_ms']:>8.2f}"
+                f"{r.get('exact_p50_ms', float('nan')):>10.1f}{r['recall@10']:>10.3f}"
+            )
             if "exact_p50_ms" in r:
                 sentences, scan_ms = n * sentences_per_chunk, sentences_per_chunk * r["exact_p50_ms"]
-                scans.append(f"  {n:,} chunks x {dim}: ~{sentences:,.0f} sentence vectors, "
-                             f"~{sentences * dim * 4 / 2**30:.1f} GB, ~{scan_ms:.0f} ms per query")
+                scans.append(
+                    f"  {n:,} chunks x {dim}: ~{sentences:,.0f} sentence vectors, "
+                    f"~{sentences * dim * 4 / 2**30:.1f} GB, ~{scan_ms:.0f} ms per query"
+                )
             if "sweep" in r:
-                sweeps.append(f"  nprobe sweep at {n:,} x {dim}: " + ", ".join(
-                    f"{s['nprobe']}: recall {s['recall']:.3f} p50 {s['p50_ms']:.2f} ms" for s in r["sweep"]))
-    note = (f"estimate, not FAISS: citeqa also scores every sentence vector exactly per query "
-            f"({sentences_per_chunk:.1f} sentences per chunk on the seeds; time = that many exact scans):")
+                sweeps.append(
+                    f"  nprobe sweep at {n:,} x {dim}: "
+                    + ", ".join(
+                        f"{s['nprobe']}: recall {s['recall']:.3f} p50 {s['p50_ms']:.2f} ms"
+                        for s in r["sweep"]
+                    )
+                )
+    note = (
+        f"estimate, not FAISS: citeqa also scores every sentence vector exactly per query "
+        f"({sentences_per_chunk:.1f} sentences per chunk on the seeds; time = that many exact scans):"
+    )
     return out + sweeps + [note] + scans
 
 
@@ -136,8 +160,11 @@ def main() -> None:
     parser.add_argument("--sizes", help="synthetic sizes (default 10000; full 10000,100000,1000000)")
     parser.add_argument("--sweep", default="16,32,64,128", help="nprobe values tried at 1M vectors")
     parser.add_argument("--skip-scale", action="store_true")
-    parser.add_argument("--tuned-plain", action="store_true",
-                        help="also compare against the plain pipeline given citeqa's dtype and batch size")
+    parser.add_argument(
+        "--tuned-plain",
+        action="store_true",
+        help="also compare against the plain pipeline given citeqa's dtype and batch size",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="citeqa-bench-"))

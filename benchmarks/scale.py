@@ -152,8 +152,13 @@ def run_case(
         for nprobe in sweep:
             faiss_index.set_nprobe(index, nprobe)
             swept, swept_times = timed_search(index, query_vectors, k)
-            rows.append({"nprobe": nprobe, "recall": round(recall_at_k(swept, exact), 4),
-                         "p50_ms": round(percentile(swept_times, 50), 3)})
+            rows.append(
+                {
+                    "nprobe": nprobe,
+                    "recall": round(recall_at_k(swept, exact), 4),
+                    "p50_ms": round(percentile(swept_times, 50), 3),
+                }
+            )
         result["sweep"] = rows
     result["peak_rss_mb"] = round(peak_rss_mb(), 0)  # the vectors as built from, plus the index
     if exact_search:

@@ -17,9 +17,13 @@ class AnswerType(Enum):
     NUMBER = "number"
 
 
+# "When ...?" asks for a date only as the question word: "What happened when X was assimilated?" does not.
+_WHEN_QUESTION = re.compile(
+    r"^\W*(?:(?:since|until|till|sinds|tot|seit|bis|ab)\s+)?(when|wann|wanneer)\b", re.IGNORECASE
+)
 _DATE_QUESTION = re.compile(
-    r"\b(when|what year|which year|what date|since when|wanneer|welk jaar|welke datum|sinds wanneer"
-    r"|wann|seit wann|welchem jahr|welches jahr|welchem datum)\b",
+    r"\b(what year|which year|what date|in welk jaar|welk jaar|welke datum|welchem jahr|welches jahr"
+    r"|welchem datum|welches datum)\b",
     re.IGNORECASE,
 )
 _NUMBER_QUESTION = re.compile(
@@ -54,12 +58,13 @@ _NUMBER_WORDS = (
 _DATE_WORD = re.compile(
     r"\b(" + "|".join(sorted(set((_MONTHS + " " + _WEEKDAYS + " " + _RELATIVE).split()))) + r")\b"
 )
-_YEAR = re.compile(r"\b\d{4}\b")
+# Any figure can date something: "1288", "21 September", "the 1950s", "13,000 BP", "vor 22.000 Jahren".
+_FIGURE = re.compile(r"\d")
 _NUMBER = re.compile(r"\d|\b(" + "|".join(sorted(set(_NUMBER_WORDS.split()))) + r")\b")
 
 
 def answer_type(question: str) -> AnswerType:
-    if _DATE_QUESTION.search(question):
+    if _WHEN_QUESTION.search(question) or _DATE_QUESTION.search(question):
         return AnswerType.DATE
     if _NUMBER_QUESTION.search(question):
         return AnswerType.NUMBER
@@ -72,5 +77,5 @@ def supplies(kind: AnswerType, sentence: str) -> bool:
         return True
     lowered = sentence.lower()
     if kind is AnswerType.DATE:
-        return bool(_YEAR.search(lowered) or _DATE_WORD.search(lowered))
+        return bool(_FIGURE.search(lowered) or _DATE_WORD.search(lowered))
     return bool(_NUMBER.search(lowered))

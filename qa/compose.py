@@ -15,7 +15,7 @@ import numpy as np
 from qa import prompts
 from qa.answer_type import answer_type, supplies
 from qa.settings import ComposeSettings
-from qa.types import Citation, Passage
+from qa.types import Citation, Decision, Passage
 from vectorstore.store import IndexData
 
 
@@ -35,7 +35,7 @@ class Composition:
     text: str
     refused: bool
     citations: tuple[Citation, ...]
-    best_score: float  # the evidence score compared with the refusal threshold
+    decision: Decision  # why it was answered or refused
     note: str | None
 
 
@@ -75,7 +75,8 @@ def candidates(
 
 
 def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate]:
-    """The best sentence, then those close to it in score, within the sentence and word budgets."""
+    """The best sentence, then those close to it in score, within the sentence and word budgets, best
+    first."""
     if not ranked:
         return []
     # The document is the one whose sentence matches the whole question best; within it the
@@ -99,9 +100,9 @@ def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate
             continue
         chosen.append(cand)
         words += word_count(cand.text)
-    # Coherent order: documents by their best sentence, sentences in reading order within each.
-    doc_order = {c.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
-    return sorted(chosen, key=lambda c: (doc_order[c.doc_id], c.start))
+    # Best first: the sentence that answers best opens the answer, where a reader (or a cut-off
+    # preview) meets it first; each sentence carries its own citation, so reading order is not needed.
+    return chosen
 
 
 def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
@@ -134,22 +135,26 @@ def compose(
     language: str,
     ranked: list[Candidate],
     settings: ComposeSettings,
-    unknown_names: int = 0,
+    relevance: Decision,
 ) -> Composition:
-    """The extractive answer, or the refusal when the best evidence is too weak.
+    """The extractive answer, or the refusal when the question is not answered by the collection.
 
-    Only sentences that can supply what the question asks for (a date for "when", a number for "how
-    many") count as evidence for it, and a question naming things the collection never mentions
-    (`unknown_names` of them) needs stronger evidence.
+    `relevance` compares how well the question's best sentence anywhere matches it with the
+    collection's bar (see `qa.calibration`); below the bar the question is refused. Only sentences that
+    can supply what the question asks for (a date for "when", a number for "how many") count as
+    evidence for it: with none among the candidates the question is refused as well.
     """
+    if relevance.value < relevance.bar:
+        return Composition(prompts.refusal(language), True, (), relevance, None)
     if settings.answer_types:
         kind = answer_type(question)
         ranked = [c for c in ranked if supplies(kind, c.text)]
-    best_score = max((c.support for c in ranked), default=float("-inf"))
-    best_score -= settings.unknown_name_penalty if unknown_names else 0.0
-    if best_score < settings.refuse_below:
-        return Composition(prompts.refusal(language), True, (), best_score, None)
+        if not ranked:
+            decision = Decision(f"answer type ({kind.value})", 0.0, 1.0)
+            return Composition(prompts.refusal(language), True, (), decision, None)
+    if not ranked:
+        return Composition(prompts.refusal(language), True, (), relevance, None)
     citations = cite(select(ranked, settings))
     body = " ".join(f"{c.quote} [{c.n}]" for c in citations)
     note = prompts.source_language_note(language, [c.language or "" for c in citations])
-    return Composition(body, False, citations, best_score, note)
+    return Composition(body, False, citations, relevance, note)

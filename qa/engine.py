@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+from qa.calibration import Calibration, calibrate, probe_vectors
 from qa.evidence import Evidence
 from qa.lexical import LexicalIndex
 from qa.names import Vocabulary
@@ -33,9 +35,19 @@ class Engine:
     vocabulary: Vocabulary
     index_dir: Path
     manifest_mtime: int
+    cache_dir: Path | None = None  # where the calibration probes' vectors are kept
+
+    @cached_property
+    def calibration(self) -> Calibration:
+        """The collection's refusal calibration, measured on first use (it needs the model)."""
+        cache = self.cache_dir if self.cache_dir is not None else self.index_dir
+        probes = probe_vectors(self.embedder, cache)
+        return calibrate(self.data.sentence_vectors, self.evidence.usable, probes)
 
     @classmethod
-    def load(cls, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings) -> Engine:
+    def load(
+        cls, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings, cache_dir: Path | None = None
+    ) -> Engine:
         expected = Fingerprint(
             embedder.model_id,
             embedder.fingerprint,
@@ -55,6 +67,7 @@ class Engine:
             vocabulary=Vocabulary(d.text for d in data.documents.values()),
             index_dir=index_dir,
             manifest_mtime=mtime,
+            cache_dir=cache_dir,
         )
 
     def status(self) -> str:
@@ -92,12 +105,12 @@ def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
             )
         before = _manifest_mtime(index_dir)
         try:
-            engine = Engine.load(index_dir, embedder, settings.chunking)
+            engine = Engine.load(index_dir, embedder, settings.chunking, settings.cache_dir)
         except IndexCorrupt:
             # A build swapped in a new generation (and pruned this one's files) while it was read.
             if _manifest_mtime(index_dir) == before:
                 raise
-            engine = Engine.load(index_dir, embedder, settings.chunking)
+            engine = Engine.load(index_dir, embedder, settings.chunking, settings.cache_dir)
         _engines[key] = engine
         return engine
 

@@ -18,6 +18,8 @@ from qa.settings import ComposeSettings
 from vectorstore.store import IndexData
 
 MIN_WORDS = 3
+#: Sentences before an interviewer's question that its answer may take its topic from.
+FOLLOW_UP_SENTENCES = 3
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -39,7 +41,7 @@ class Evidence:
     sentence_chunk: np.ndarray  # int per sentence: row of the first chunk that contains it
     answer_rows: np.ndarray  # sentences that answer a preceding question...
     asked_rows: np.ndarray  # ...the question they answer...
-    before_asked: np.ndarray  # ...the sentence before that question (a follow-up refers to it)...
+    before_asked: np.ndarray  # ...the sentences just before that question (a follow-up refers to them)...
     positions: np.ndarray  # ...and how far into the answer paragraph they stand (0, 1, ...)
     languages: tuple[np.ndarray, ...] = ()  # masks of the sentences in each document language
     previous: np.ndarray | None = None  # row of the sentence before, in the same document (or itself)
@@ -59,14 +61,18 @@ class Evidence:
                 if row is not None and sentence_chunk[row] < 0:
                     sentence_chunk[row] = chunk_row
         answers, asked, positions = _answers_to_questions(data, texts)
-        # Rows are in document order within a document, so the sentence before a question is row - 1.
+        # Rows are in document order within a document, so the sentences before a question are row - 1,
+        # row - 2, ...: what a follow-up question ("What did Ukraine offer in return?") refers to.
         before = np.array(
             [
-                q - 1 if q > 0 and data.sentences[q - 1].doc_id == data.sentences[q].doc_id else q
+                [
+                    q - k if q >= k and data.sentences[q - k].doc_id == data.sentences[q].doc_id else q
+                    for k in range(1, FOLLOW_UP_SENTENCES + 1)
+                ]
                 for q in asked
             ],
             dtype=np.int64,
-        )
+        ).reshape(len(asked), FOLLOW_UP_SENTENCES)
         language = np.array([data.documents[s.doc_id].meta.language or "" for s in data.sentences])
         groups = tuple(language == code for code in sorted(set(language.tolist())))
         previous = np.array(
@@ -107,7 +113,8 @@ class Evidence:
         scores = self._from_similarity((1 - w) * whole + w * focus, settings)
         if w > 0 and settings.context_weight > 0 and self.answer_rows.size:
             rows = self.answer_rows
-            topic = np.maximum.reduce([whole[rows], whole[self.asked_rows], whole[self.before_asked]])
+            before = whole[self.before_asked].max(axis=1)
+            topic = np.maximum.reduce([whole[rows], whole[self.asked_rows], before])
             inherited = (1 - w) * topic + w * focus[rows] - settings.context_decay * self.positions
             scores[rows] = np.where(self.usable[rows], np.maximum(scores[rows], inherited), -np.inf)
         return self._from_similarity(whole, settings), scores
@@ -137,7 +144,7 @@ class Evidence:
             scores = np.maximum(scores, (1 - c) * own + c * own[self.previous])
         if self.answer_rows.size:
             w = settings.context_weight
-            asked = np.maximum(own[self.asked_rows], own[self.before_asked])
+            asked = np.maximum(own[self.asked_rows], own[self.before_asked].max(axis=1))
             lent = w * asked + (1 - w) * own[self.answer_rows] - settings.context_decay * self.positions
             scores[self.answer_rows] = np.maximum(scores[self.answer_rows], lent)
         scores[~self.usable] = -np.inf

@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN, STOPWORDS_GERMAN
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Numbers of two digits or more: a year or a count the question names ("the first battle of 1754").
+_NUMBER = re.compile(r"\d{2,}")
 _STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN) | frozenset(STOPWORDS_DUTCH)
 _MIN_LENGTH = 4
 _PREFIX = 5
@@ -36,8 +38,10 @@ class Vocabulary:
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.words: set[str] = set()
+        self.numbers: set[str] = set()
         for text in texts:
             self.words.update(fold(w) for w in _WORD.findall(text))
+            self.numbers.update(_NUMBER.findall(text))
         self._by_trigram: dict[str, set[str]] = {}
         for word in self.words:
             for gram in _trigrams(word):
@@ -61,3 +65,8 @@ def question_names(question: str) -> list[str]:
 
 def unknown_names(question: str, vocabulary: Vocabulary) -> list[str]:
     return [name for name in question_names(question) if not vocabulary.knows(name)]
+
+
+def unknown_numbers(question: str, vocabulary: Vocabulary) -> list[str]:
+    """Numbers of two digits or more in `question` that occur nowhere in the collection."""
+    return [n for n in _NUMBER.findall(question) if n not in vocabulary.numbers]

@@ -13,10 +13,10 @@ from qa import prompts
 from qa.compose import candidates, compose
 from qa.engine import Engine, get_engine
 from qa.focus import focus_question
-from qa.names import unknown_names
+from qa.names import unknown_names, unknown_numbers
 from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
-from qa.types import Answer
+from qa.types import Answer, Decision
 from vectorstore.errors import BadQuestion, IndexEmpty
 from vectorstore.language import detect_language
 
@@ -166,8 +166,9 @@ def answer_from_vector(
     ranked = candidates(
         scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose, support
     )
-    unknown = unknown_names(question, engine.vocabulary)
-    result = compose(question, language, ranked, settings.compose, len(unknown))
+    result = compose(
+        question, language, ranked, settings.compose, relevance(question, query_vector, engine, settings)
+    )
     timings["compose"] = (time.perf_counter() - t1) * 1000
     return Answer(
         question=question,
@@ -180,5 +181,16 @@ def answer_from_vector(
         closest=tuple(passages[:3]) if result.refused else (),
         note=result.note,
         timings_ms=timings,
-        evidence_score=result.best_score,
+        decision=result.decision,
     )
+
+
+def relevance(question: str, query_vector: np.ndarray, engine: Engine, settings: Settings) -> Decision:
+    """How well the collection's best quotable sentence matches the question, against the collection's
+    refusal bar. Naming a number or a name the collection never mentions costs a penalty each."""
+    c = settings.compose
+    vectors = engine.data.sentence_vectors[engine.evidence.usable]
+    value = float((vectors @ query_vector).max()) if vectors.shape[0] else float("-inf")
+    value -= c.unknown_number_penalty if unknown_numbers(question, engine.vocabulary) else 0.0
+    value -= c.unknown_name_penalty if unknown_names(question, engine.vocabulary) else 0.0
+    return Decision("relevance", value, engine.calibration.bar(c))

@@ -22,19 +22,21 @@ class RetrievalSettings(BaseModel):
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question.")
     candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
     rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the chunk-vector ranking in the fusion.")
+    dense_weight: float = Field(0.0, ge=0.0, description="Weight of the chunk-vector ranking in the fusion.")
     sentence_weight: float = Field(
         1.0, ge=0.0, description="Weight of the ranking of chunks by their best sentence in the fusion."
     )
-    lexical_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in the fusion.")
+    lexical_weight: float = Field(0.0, ge=0.0, description="Weight of the BM25 ranking in the fusion.")
 
 
 class ComposeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_sentences: int = Field(4, ge=1, description="Evidence sentences in an answer at most.")
-    max_words: int = Field(85, ge=10, description="Word budget for the quoted sentences of an answer.")
-    margin: float = Field(0.16, ge=0.0, description="Further sentences must score within this of the best.")
+    max_words: int = Field(
+        150, ge=10, description="Words an answer may quote at most: a bound, not what decides its length."
+    )
+    margin: float = Field(0.08, ge=0.0, description="Further sentences must score within this of the best.")
     other_document_margin: float = Field(
         0.03, ge=0.0, description="A sentence from another document must score within this of the best."
     )
@@ -46,7 +48,7 @@ class ComposeSettings(BaseModel):
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )
     neighbour_weight: float = Field(
-        0.0,
+        0.5,
         ge=0.0,
         le=1.0,
         description="Weight of the sentence before in a sentence's score, when that helps it.",
@@ -74,14 +76,25 @@ class ComposeSettings(BaseModel):
         "by one with a number (see qa.answer_type).",
     )
     unknown_name_penalty: float = Field(
-        0.06,
+        0.03,
         ge=0.0,
         description="Taken off the evidence score when the question names something the "
         "collection never mentions (see qa.names).",
     )
-    refuse_below: float = Field(
-        0.374, description="Refuse when the best sentence's similarity to the question is below this."
+    unknown_number_penalty: float = Field(
+        0.1,
+        ge=0.0,
+        description="Taken off the question's relevance when it names a number of two digits or more "
+        "that the collection never mentions (see qa.names).",
     )
+    refuse_quantile: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="Refuse unless the best sentence matches better than this share of off-topic probe "
+        "questions' best sentences do on the same collection (see qa.calibration)...",
+    )
+    refuse_margin: float = Field(0.01, description="...plus this much.")
 
 
 #: The local GGUF assembled by `citeqa models pull --llm` (see ../shared/MODELS.md).

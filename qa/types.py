@@ -67,6 +67,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Decision:
+    """Why a question was answered or refused: the signal compared, its value and the bar it had to reach.
+
+    `signal` is "relevance" (how well the best sentence matches the question, less what it names that
+    the collection never mentions, against the collection's calibrated bar; see `qa.calibration`) or
+    "answer type" (no sentence holds the date or number a when/how-many question asks for).
+    """
+
+    signal: str
+    value: float
+    bar: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"signal": self.signal, "value": round(self.value, 4), "bar": round(self.bar, 4)}
+
+
+@dataclass(frozen=True)
 class Answer:
     question: str
     text: str
@@ -78,7 +95,7 @@ class Answer:
     closest: tuple[Passage, ...] = ()  # shown on refusal as "closest matches", never as citations
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
-    evidence_score: float = float("-inf")  # what the refusal threshold was compared with
+    decision: Decision | None = None  # why it was answered or refused (extractive answers)
 
     def with_note(self, extra: str) -> Answer:
         """This answer with `extra` after its note (say, that the index is being updated)."""
@@ -95,5 +112,6 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "closest_matches": [p.to_dict() for p in self.closest],
+            "decision": self.decision.to_dict() if self.decision else None,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }
