@@ -19,7 +19,7 @@ from qa.metrics import percentile
 from qa.pipeline import answer
 from qa.settings import Settings
 
-STAGES = ("embed", "sentence_scores", "dense_search", "lexical_search", "fusion", "compose", "total")
+STAGES = ("embed", "sentence_scores", "ranking", "compose", "total")
 
 
 def main() -> None:

@@ -46,18 +46,11 @@ DEFAULT_COLLECTIONS = (
 #: Each rule off in turn: a label and the settings it changes (nested sections as dicts).
 ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("focus", {"compose": {"focus_weight": 0.0}}),
-    ("language centring", {"compose": {"language_centring": 0.0}}),
     ("interview inheritance", {"compose": {"context_weight": 0.0}}),
+    ("language centring", {"compose": {"language_centring": 0.0}}),
     ("sentence before (neighbour credit)", {"compose": {"neighbour_weight": 0.0}}),
-    ("unknown-name penalty", {"compose": {"unknown_name_penalty": 0.0}}),
-    ("unknown-number penalty", {"compose": {"unknown_number_penalty": 0.0}}),
+    ("unknown names and numbers", {"compose": {"unknown_name_penalty": 0.0, "unknown_number_penalty": 0.0}}),
     ("answer types", {"compose": {"answer_types": False}}),
-    (
-        "sentence ranking (dense chunk ranking instead)",
-        {"retrieval": {"sentence_weight": 0.0, "dense_weight": 1.0}},
-    ),
-    ("dense chunk ranking added", {"retrieval": {"dense_weight": 1.0}}),
-    ("lexical (BM25) ranking added", {"retrieval": {"lexical_weight": 1.0}}),
     ("selection window (one sentence)", {"compose": {"max_sentences": 1}}),
     ("bare sentences (200 characters of context embedded)", {"chunking": {"sentence_context_chars": 200}}),
 )

@@ -122,6 +122,14 @@ class PassageOut(BaseModel):
     text: str
 
 
+class DecisionOut(BaseModel):
+    """Why the question was answered or refused: the signal, its value and the bar it had to reach."""
+
+    signal: str
+    value: float
+    bar: float
+
+
 class AnswerOut(BaseModel):
     """The object `citeqa ask --json` prints."""
 
@@ -134,6 +142,7 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     passages: list[PassageOut]
     closest_matches: list[PassageOut]
+    decision: DecisionOut | None
     timings_ms: dict[str, float]
 
 

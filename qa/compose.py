@@ -26,8 +26,8 @@ class Candidate:
     start: int
     end: int
     text: str
-    score: float  # how well it answers: ranks the candidates
-    support: float  # its similarity to the whole question: decides refusal
+    score: float  # how well it answers (see qa.evidence): ranks the candidates
+    support: float  # how well it matches the whole question: chooses the document
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,6 @@ def candidates(
     data: IndexData,
     chunk_rows: dict[str, int],
     sentence_rows: dict[tuple[str, int], int],
-    settings: ComposeSettings,
     support: np.ndarray | None = None,
 ) -> list[Candidate]:
     """Usable sentences of `passages` with their evidence scores, best first.
@@ -75,8 +74,13 @@ def candidates(
 
 
 def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate]:
-    """The best sentence, then those close to it in score, within the sentence and word budgets, best
-    first."""
+    """The best sentence, then those close to it in score, best first.
+
+    How many is decided by the evidence: further sentences must score within `margin` of the best
+    (one sentence when one stands out, several when several answer alike), at most `max_sentences`,
+    and together no more than `max_words` (a bound for runaway sentences, not a length target). A
+    sentence from another document must be nearly as good as the best (`other_document_margin`).
+    """
     if not ranked:
         return []
     # The document is the one whose sentence matches the whole question best; within it the
@@ -100,8 +104,8 @@ def select(ranked: list[Candidate], settings: ComposeSettings) -> list[Candidate
             continue
         chosen.append(cand)
         words += word_count(cand.text)
-    # Best first: the sentence that answers best opens the answer, where a reader (or a cut-off
-    # preview) meets it first; each sentence carries its own citation, so reading order is not needed.
+    # Best first: the sentence that answers best opens the answer, where a reader (or a preview cut
+    # short) meets it first; each sentence carries its own citation, so reading order is not needed.
     return chosen
 
 

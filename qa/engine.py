@@ -1,4 +1,4 @@
-"""The loaded state an answer needs: the index, its lexical twin and the embedder, once per process.
+"""The loaded state an answer needs: the index, the embedder, once per process.
 
 `get_engine(settings)` returns the same Engine for the same index folder and model until the index's
 manifest changes on disk (a rebuild or an upload), then loads the new generation.
@@ -13,7 +13,6 @@ from pathlib import Path
 
 from qa.calibration import Calibration, calibrate, probe_vectors
 from qa.evidence import Evidence
-from qa.lexical import LexicalIndex
 from qa.names import Vocabulary
 from qa.settings import Settings
 from vectorstore import store
@@ -27,7 +26,6 @@ from vectorstore.store import Fingerprint, IndexData
 @dataclass
 class Engine:
     data: IndexData
-    lexical: LexicalIndex
     embedder: Embedder
     chunk_rows: dict[str, int]
     sentence_rows: dict[tuple[str, int], int]
@@ -59,7 +57,6 @@ class Engine:
         data = store.load(index_dir, expected)
         return cls(
             data=data,
-            lexical=LexicalIndex([c.text for c in data.chunks]),
             embedder=embedder,
             chunk_rows={c.id: i for i, c in enumerate(data.chunks)},
             sentence_rows=data.sentence_row(),

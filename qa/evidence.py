@@ -20,6 +20,8 @@ from vectorstore.store import IndexData
 MIN_WORDS = 3
 #: Sentences before an interviewer's question that its answer may take its topic from.
 FOLLOW_UP_SENTENCES = 3
+#: Sentences before an interviewer's question that its answer may take its topic from.
+FOLLOW_UP_SENTENCES = 3
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
 
 
@@ -31,6 +33,18 @@ def is_prose(text: str) -> bool:
     """False for bylines and datelines ("Aus Bukarest Bernd Riegert.", "30. November 2022"): lines
     without a single lower-case word state nothing a question could be answered with."""
     return any(word[0].islower() for word in _LETTER_WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """The evidence of one question: each sentence's score against the whole question (`support`)
+    and against its blend with the question's focus (`sentences`, which rank and pick the quotes), and
+    how well its best quotable sentence matches the whole question on its own, before any borrowing or
+    centring (`best_own`, which decides refusal)."""
+
+    support: np.ndarray  # -inf where a sentence may not be quoted
+    sentences: np.ndarray
+    best_own: float
 
 
 @dataclass(frozen=True)
@@ -84,40 +98,41 @@ class Evidence:
         )
         return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions, groups, previous)
 
-    def scores(
-        self, query_vector: np.ndarray, sentence_vectors: np.ndarray, settings: ComposeSettings
-    ) -> np.ndarray:
-        """Evidence score per sentence; -inf where a sentence may not be quoted."""
-        return self._from_similarity(self._centred(sentence_vectors @ query_vector, settings), settings)
-
-    def focused_scores(
+    def score(
         self,
         query_vector: np.ndarray,
-        focus_vector: np.ndarray,
         sentence_vectors: np.ndarray,
         settings: ComposeSettings,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The evidence scores against the whole question (support) and against its blend with the
-        question's focus (the question without its names, see `qa.focus`), from one scan of the
-        sentence vectors.
+        focus_vector: np.ndarray | None = None,
+    ) -> Scores:
+        """Every sentence's evidence for the question, and for its blend with the question's focus
+        (the question without the names that only say where to look, see `qa.focus`), from one scan
+        of the sentence vectors.
 
         An interview answer inherits its topic: "What did Ukraine offer in return?" follows the talk
         of Istanbul, so its answer is about Istanbul though it never names it. For the blend its topic
-        is the best whole-question similarity of itself, the question it answers and the sentence
-        before that question; what it says is still judged by its own similarity to the focus. With
-        no weight on the focus the blend is the support.
+        is the best whole-question similarity of itself, the question it answers and the sentences
+        before that question; what it says is still judged by its own similarity to the focus.
+        Without a focus (or with no weight on it) the blend is the support.
         """
-        both = self._centred(sentence_vectors @ np.stack([query_vector, focus_vector], axis=1), settings)
-        whole, focus = both[:, 0], both[:, 1]
+        queries = query_vector[:, None] if focus_vector is None else np.stack([query_vector, focus_vector], 1)
+        raw = sentence_vectors @ queries
+        best_own = float(raw[self.usable, 0].max()) if self.usable.any() else float("-inf")
+        both = self._centred(raw, settings)
+        whole = both[:, 0]
+        support = self._from_similarity(whole, settings)
         w = settings.focus_weight
+        if focus_vector is None or w == 0:
+            return Scores(support, support, best_own)
+        focus = both[:, 1]
         scores = self._from_similarity((1 - w) * whole + w * focus, settings)
-        if w > 0 and settings.context_weight > 0 and self.answer_rows.size:
+        if settings.context_weight > 0 and self.answer_rows.size:
             rows = self.answer_rows
             before = whole[self.before_asked].max(axis=1)
             topic = np.maximum.reduce([whole[rows], whole[self.asked_rows], before])
             inherited = (1 - w) * topic + w * focus[rows] - settings.context_decay * self.positions
             scores[rows] = np.where(self.usable[rows], np.maximum(scores[rows], inherited), -np.inf)
-        return self._from_similarity(whole, settings), scores
+        return Scores(support, scores, best_own)
 
     def _centred(self, similarity: np.ndarray, settings: ComposeSettings) -> np.ndarray:
         """Similarities (one column per query) less a share of their language's excess over the

@@ -129,24 +129,16 @@ def answer_from_vector(
     timings: dict[str, float] | None = None,
     focus_vector: np.ndarray | None = None,
 ) -> Answer:
-    """The answer for a validated question whose embedding is known (calibration reuses vectors)."""
+    """The answer for a validated question whose embedding is known (evaluation reuses vectors)."""
     timings = {} if timings is None else timings
     language = prompts.ui_language(detect_language(question))
     t0 = time.perf_counter()
-    vectors = engine.data.sentence_vectors
-    if focus_vector is None:
-        support = scores = engine.evidence.scores(query_vector, vectors, settings.compose)
-    else:
-        support, scores = engine.evidence.focused_scores(
-            query_vector, focus_vector, vectors, settings.compose
-        )
+    scores = engine.evidence.score(query_vector, engine.data.sentence_vectors, settings.compose, focus_vector)
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
     passages = retrieve(
-        question,
         query_vector,
         engine.data,
-        engine.lexical,
-        support,
+        scores.sentences,
         engine.evidence.sentence_chunk,
         settings.retrieval,
         k,
@@ -157,18 +149,17 @@ def answer_from_vector(
         passages,
         engine.data,
         engine.chunk_rows,
-        support,
+        scores.support,
         engine.evidence.sentence_chunk,
         query_vector,
         settings.compose.top_passages,
         settings.compose.top_sentences,
     )
     ranked = candidates(
-        scores, sources, engine.data, engine.chunk_rows, engine.sentence_rows, settings.compose, support
+        scores.sentences, sources, engine.data, engine.chunk_rows, engine.sentence_rows, scores.support
     )
-    result = compose(
-        question, language, ranked, settings.compose, relevance(question, query_vector, engine, settings)
-    )
+    decision = relevance(question, scores.best_own, engine, settings)
+    result = compose(question, language, ranked, settings.compose, decision)
     timings["compose"] = (time.perf_counter() - t1) * 1000
     return Answer(
         question=question,
@@ -185,12 +176,13 @@ def answer_from_vector(
     )
 
 
-def relevance(question: str, query_vector: np.ndarray, engine: Engine, settings: Settings) -> Decision:
-    """How well the collection's best quotable sentence matches the question, against the collection's
-    refusal bar. Naming a number or a name the collection never mentions costs a penalty each."""
+def relevance(question: str, best_own: float, engine: Engine, settings: Settings) -> Decision:
+    """How well the collection's best quotable sentence matches the question (`best_own`), against
+    the collection's refusal bar. Naming a number or a name the collection never mentions costs a
+    penalty each: a question about "the first battle of 1754" or "Friedrich Ratzel" is about something
+    else, however close its best sentence comes."""
     c = settings.compose
-    vectors = engine.data.sentence_vectors[engine.evidence.usable]
-    value = float((vectors @ query_vector).max()) if vectors.shape[0] else float("-inf")
+    value = best_own
     value -= c.unknown_number_penalty if unknown_numbers(question, engine.vocabulary) else 0.0
     value -= c.unknown_name_penalty if unknown_names(question, engine.vocabulary) else 0.0
     return Decision("relevance", value, engine.calibration.bar(c))

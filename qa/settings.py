@@ -20,13 +20,6 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question.")
-    candidates: int = Field(30, ge=1, description="Candidates taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
-    dense_weight: float = Field(0.0, ge=0.0, description="Weight of the chunk-vector ranking in the fusion.")
-    sentence_weight: float = Field(
-        1.0, ge=0.0, description="Weight of the ranking of chunks by their best sentence in the fusion."
-    )
-    lexical_weight: float = Field(0.0, ge=0.0, description="Weight of the BM25 ranking in the fusion.")
 
 
 class ComposeSettings(BaseModel):
@@ -47,12 +40,6 @@ class ComposeSettings(BaseModel):
     context_weight: float = Field(
         0.5, ge=0.0, le=1.0, description="Weight of the question a paragraph answers (interviews, FAQs)."
     )
-    neighbour_weight: float = Field(
-        0.5,
-        ge=0.0,
-        le=1.0,
-        description="Weight of the sentence before in a sentence's score, when that helps it.",
-    )
     context_decay: float = Field(
         0.02, ge=0.0, description="Less context credit per sentence into the answer."
     )
@@ -60,8 +47,15 @@ class ComposeSettings(BaseModel):
         0.3,
         ge=0.0,
         le=1.0,
-        description="Weight of the question's focus (the question without the collection's names, "
-        "see qa.focus) in a sentence's evidence score.",
+        description="Weight of the question's focus (the question without the names that only say where "
+        "to look, see qa.focus) in a sentence's evidence score.",
+    )
+    neighbour_weight: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the sentence before in a sentence's score, when that helps it (an answer "
+        "continuing the sentence that names what was asked about; see qa.evidence).",
     )
     language_centring: float = Field(
         0.5,
@@ -78,8 +72,8 @@ class ComposeSettings(BaseModel):
     unknown_name_penalty: float = Field(
         0.03,
         ge=0.0,
-        description="Taken off the evidence score when the question names something the "
-        "collection never mentions (see qa.names).",
+        description="Taken off the question's relevance when it names something (a capitalised word) "
+        "the collection never mentions (see qa.names).",
     )
     unknown_number_penalty: float = Field(
         0.1,

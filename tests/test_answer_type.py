@@ -77,3 +77,22 @@ def test_a_number_is_digits_or_a_number_word(sentence: str, has_number: bool) ->
 def test_any_sentence_supplies_an_open_question() -> None:
     assert supplies(AnswerType.ANY, "Het gesprek verliep moeizaam.")
     assert supplies(AnswerType.ANY, "")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What happened when cyanobacteria was assimilated?",
+        "Was passiert mit der Norm, wenn eine Zahl mit p multipliziert wird?",
+        "Wat gebeurt er wanneer het ijs smelt?",
+    ],
+)
+def test_when_as_a_conjunction_asks_for_no_date(question: str) -> None:
+    assert answer_type(question) is AnswerType.ANY
+
+
+@pytest.mark.parametrize(
+    "sentence", ["Rapid warming began about 13,000 BP.", "Theorien der 1950er Jahre.", "Vor 22.000 Jahren."]
+)
+def test_any_figure_can_date_an_answer(sentence: str) -> None:
+    assert supplies(AnswerType.DATE, sentence)

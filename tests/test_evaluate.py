@@ -155,8 +155,6 @@ def collection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(json.dumps(line) + "\n" for line in GOLD_LINES), encoding="utf-8")
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
-    # The refusal threshold is calibrated for the real model; bag-of-words similarities run lower.
-    monkeypatch.setenv("CITEQA_COMPOSE__REFUSE_BELOW", "0.2")
     monkeypatch.setattr(qa.baseline, "plain_embeddings", lambda settings: LangChainFake())
     clear_engines()
     yield docs, index, gold

@@ -34,7 +34,7 @@ SUMMIT = (
     "Lunch was served at noon.\n"
 )
 INTERVIEW = "Gesprek over Istanbul\n\nWat bood Oekraïne aan in Istanbul?\n\nOekraïne bood neutraliteit aan.\n"
-QUESTION = "What did the ministers discuss in Bucharest?"
+QUESTION = "What did the ministers discuss about air defence for Ukraine?"
 MET = "The foreign ministers met in Bucharest on 29 November 2022."  # context of S1
 DISCUSSED = "The ministers discussed air defence for Ukraine."  # S1, [1] of the extractive answer
 PATRIOT = "Ukraine asked for Patriot systems."  # S2, [2]
@@ -72,7 +72,9 @@ def chat(draft: str, **kw: Any) -> RecordingChat:
 def settings(tmp_path: Path) -> Settings:
     index_dir = fake_collection(tmp_path, {"summit.txt": SUMMIT, "interview.txt": INTERVIEW})
     # Two evidence sentences; the sentences either side of them are context (neighbours).
-    return Settings(cache_dir=tmp_path / "cache", index_dir=index_dir, compose={"max_sentences": 2})
+    return Settings(
+        cache_dir=tmp_path / "cache", index_dir=index_dir, compose={"max_sentences": 2, "margin": 1.0}
+    )
 
 
 @pytest.fixture
@@ -305,6 +307,7 @@ def test_the_stream_yields_the_draft_then_the_verified_answer(settings: Settings
 def cli_index(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder())
     monkeypatch.setenv("CITEQA_COMPOSE__MAX_SENTENCES", "2")
+    monkeypatch.setenv("CITEQA_COMPOSE__MARGIN", "1.0")
     clear_engines()
     assert settings.index_dir is not None
     yield settings.index_dir

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.names import Vocabulary, fold, question_names, unknown_names
+from qa.names import Vocabulary, fold, question_names, unknown_names, unknown_numbers
 from tests.conftest import SEEDS
 
 
@@ -62,3 +62,11 @@ def test_unknown_names_of_questions_about_the_seeds(seeds: Vocabulary) -> None:
     assert unknown_names("What is the population of Belgium?", seeds) == ["Belgium"]
     assert unknown_names("Wer führte das Interview mit Harald Kujat?", seeds) == []
     assert unknown_names("Wat bood Oekraïne aan in Istanbul?", seeds) == []
+
+
+def test_a_number_of_two_digits_or_more_the_collection_never_mentions_is_unknown() -> None:
+    vocabulary = Vocabulary(["The talks began on 29 March 2022; 4 delegations came, 13,000 people watched."])
+    assert unknown_numbers("What happened in 2022?", vocabulary) == []
+    assert unknown_numbers("What was the first battle of 1754?", vocabulary) == ["1754"]
+    assert unknown_numbers("Were there 13,000 or 14,000 people?", vocabulary) == ["14"]
+    assert unknown_numbers("Did 5 delegations come?", vocabulary) == []  # one digit: too common to judge

@@ -23,6 +23,7 @@ ANSWER_KEYS = {
     "citations",
     "passages",
     "closest_matches",
+    "decision",
     "timings_ms",
 }
 
