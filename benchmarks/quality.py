@@ -93,23 +93,15 @@ def index_for(collection: Collection, settings: Settings) -> Settings:
     index_dir = settings.cache_dir / "quality" / f"{collection.docs.name}-{where}{suffix}"
     settings = with_overrides(settings, {"index_dir": str(index_dir)})
     embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
+
+    def index(rebuild: bool) -> None:
+        build([collection.docs], index_dir, embedder=embedder, chunking=settings.chunking,
+              store_settings=settings.store, rebuild=rebuild)  # fmt: skip
+
     try:
-        build(
-            [collection.docs],
-            index_dir,
-            embedder=embedder,
-            chunking=settings.chunking,
-            store_settings=settings.store,
-        )
+        index(rebuild=False)
     except IndexMismatch:  # built by an earlier version of citeqa: the cache is only a cache
-        build(
-            [collection.docs],
-            index_dir,
-            embedder=embedder,
-            chunking=settings.chunking,
-            store_settings=settings.store,
-            rebuild=True,
-        )
+        index(rebuild=True)
     return settings
 
 
