@@ -38,3 +38,8 @@ class GenerationUnavailable(CiteqaError):
 
     Callers of the generative mode catch this one type and fall back to the extractive answer.
     """
+
+
+class StoreUnavailable(CiteqaError):
+    """The index's database cannot be used: a bad URL, a server that is down, a refused login, a
+    database without the pgvector extension."""

@@ -32,6 +32,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # one line each: "<file>: <why>"
+    by_others: list[str] = field(default_factory=list)  # added or changed, embedded by another indexer
     documents: int = 0
     chunks: int = 0
     embedded_texts: int = 0
@@ -42,8 +43,9 @@ class BuildReport:
         return not (self.added or self.changed or self.removed)
 
     def summary(self) -> str:
+        others = f" ({len(self.by_others)} of them by another indexer)" if self.by_others else ""
         return (
-            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.added)} added, {len(self.changed)} changed{others}, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
             f"{self.documents} documents, {self.chunks} chunks in {self.seconds:.1f} s"
         )
@@ -127,6 +129,41 @@ def _previous(index_dir: Path, expected: Fingerprint, rebuild: bool) -> IndexDat
     return old
 
 
+def read_documents(paths: Sequence[Path], max_file_bytes: int, report: BuildReport) -> dict[str, Document]:
+    """The documents under `paths` by id, in file order; what cannot be read, or repeats another
+    document's text, goes to `report.skipped` with one line saying why."""
+    files, report.skipped = collect_files(paths)
+    documents: dict[str, Document] = {}
+    seen_text: dict[str, str] = {}
+    for path, root in files:
+        try:
+            doc = load_document(path, root, max_file_bytes)
+        except CiteqaError as err:
+            report.skipped.append(str(err))
+            continue
+        text_key = content_hash(doc.text, length=32)
+        if text_key in seen_text:
+            report.skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
+            continue
+        seen_text[text_key] = doc.doc_id
+        documents[doc.doc_id] = doc
+    return documents
+
+
+def compare(documents: dict[str, Document], indexed: dict[str, str], report: BuildReport) -> None:
+    """Sort `documents` into added, changed and unchanged against the indexed content hashes, and
+    what is indexed but no longer there into removed."""
+    for doc_id, doc in documents.items():
+        if doc_id not in indexed:
+            report.added.append(doc_id)
+        elif indexed[doc_id] != doc.content_hash:
+            report.changed.append(doc_id)
+        else:
+            report.unchanged.append(doc_id)
+    report.removed = sorted(set(indexed) - set(documents))
+    report.documents = len(documents)
+
+
 def build(
     paths: Sequence[Path],
     index_dir: Path,
@@ -147,32 +184,8 @@ def build(
     with build_lock(index_dir):
         expected = fingerprint_for(embedder, chunking)
         old = _previous(index_dir, expected, rebuild)
-        files, report.skipped = collect_files(paths)
-        documents: dict[str, Document] = {}
-        seen_text: dict[str, str] = {}
-        for path, root in files:
-            try:
-                doc = load_document(path, root, store_settings.max_file_bytes)
-            except CiteqaError as err:
-                report.skipped.append(str(err))
-                continue
-            text_key = content_hash(doc.text, length=32)
-            if text_key in seen_text:
-                report.skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
-                continue
-            seen_text[text_key] = doc.doc_id
-            documents[doc.doc_id] = doc
-
-        old_docs = old.documents if old else {}
-        for doc_id, doc in documents.items():
-            if doc_id not in old_docs:
-                report.added.append(doc_id)
-            elif old_docs[doc_id].content_hash != doc.content_hash:
-                report.changed.append(doc_id)
-            else:
-                report.unchanged.append(doc_id)
-        report.removed = sorted(set(old_docs) - set(documents))
-        report.documents = len(documents)
+        documents = read_documents(paths, store_settings.max_file_bytes, report)
+        compare(documents, {d.doc_id: d.content_hash for d in old.documents.values()} if old else {}, report)
 
         if old is not None and report.nothing_changed:
             report.chunks = len(old.chunks)
@@ -226,6 +239,73 @@ def chunk_vectors_from_sentences(
     return out
 
 
+@dataclass
+class Split:
+    """Documents cut into chunks and sentences, with the texts that embedding them takes."""
+
+    chunks: list[Chunk]
+    sentences: list[SentenceRef]
+    texts: list[str]  # the chunks' texts first when chunks are embedded, then each sentence in context
+    titles: list[str]  # the document title of each text
+
+
+@dataclass
+class Embedded:
+    """Split documents with their vectors (float32, row i of a matrix belongs to item i of its list)."""
+
+    chunks: list[Chunk]
+    sentences: list[SentenceRef]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def split_documents(docs: Sequence[Document], chunking: ChunkingSettings) -> Split:
+    """Chunk `docs` and list the texts to embed: every sentence with the text before it, and the chunks
+    too when `chunking.chunk_vectors` is 'embedded'."""
+    chunks: list[Chunk] = []
+    sents: list[SentenceRef] = []
+    for doc in docs:
+        doc_chunks = chunk_document(doc.doc_id, doc.text, chunking)
+        chunks.extend(doc_chunks)
+        spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
+        sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
+    by_id = {d.doc_id: d for d in docs}
+    embed_chunks = chunking.chunk_vectors == "embedded"
+    texts = [c.text for c in chunks] if embed_chunks else []
+    texts += [
+        sentence_in_context(by_id[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
+        for s in sents
+    ]
+    titles = [by_id[c.doc_id].meta.title for c in chunks] if embed_chunks else []
+    titles += [by_id[s.doc_id].meta.title for s in sents]
+    return Split(chunks, sents, texts, titles)
+
+
+def embed_split(
+    split: Split, embedder: Embedder, chunking: ChunkingSettings, tick: Callable[[int], None] | None
+) -> Embedded:
+    """Embed a split's texts in one call; chunk vectors are the mean of their sentences' unless embedded."""
+    dim = embedder.dimension
+    vectors = (
+        embedder.embed_documents(split.texts, split.titles, progress=tick)
+        if split.texts
+        else np.zeros((0, dim), np.float32)
+    )
+    n_chunk_texts = len(split.chunks) if chunking.chunk_vectors == "embedded" else 0
+    sentence_vectors = vectors[n_chunk_texts:]
+    chunk_vectors = (
+        vectors[:n_chunk_texts]
+        if n_chunk_texts
+        else chunk_vectors_from_sentences(split.chunks, split.sentences, sentence_vectors)
+    )
+    return Embedded(
+        split.chunks,
+        split.sentences,
+        np.asarray(chunk_vectors, np.float32).reshape(len(split.chunks), dim),
+        np.asarray(sentence_vectors, np.float32).reshape(len(split.sentences), dim),
+    )
+
+
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -251,39 +331,19 @@ def _assemble(
         chunk_rows.append(old.chunk_vectors[old_chunk_rows])
         sentence_rows.append(old.sentence_vectors[old_sent_rows])
 
-    new_docs = [d for d_id, d in documents.items() if d_id not in reuse]
-    new_chunks: list[Chunk] = []
-    new_sents: list[SentenceRef] = []
-    for doc in new_docs:
-        doc_chunks = chunk_document(doc.doc_id, doc.text, chunking)
-        new_chunks.extend(doc_chunks)
-        spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
-        new_sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
-    titles = {d.doc_id: d.meta.title for d in new_docs}
-    embed_chunks = chunking.chunk_vectors == "embedded"
-    chunk_texts = [c.text for c in new_chunks] if embed_chunks else []
-    texts = chunk_texts + [
-        sentence_in_context(documents[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
-        for s in new_sents
-    ]
-    text_titles = [titles[c.doc_id] for c in new_chunks] if embed_chunks else []
-    text_titles += [titles[s.doc_id] for s in new_sents]
-    if texts:
-        tick, close = progress(len(texts)) if progress else (None, None)
+    split = split_documents([d for d_id, d in documents.items() if d_id not in reuse], chunking)
+    if split.texts:
+        tick, close = progress(len(split.texts)) if progress else (None, None)
         try:
-            vectors = embedder.embed_documents(texts, text_titles, progress=tick)
+            embedded = embed_split(split, embedder, chunking, tick)
         finally:
             if close:
                 close()
-        report.embedded_texts = len(texts)
-        new_sentence_vectors = vectors[len(chunk_texts) :]
-        if embed_chunks:
-            chunk_rows.append(vectors[: len(chunk_texts)])
-        else:
-            chunk_rows.append(chunk_vectors_from_sentences(new_chunks, new_sents, new_sentence_vectors))
-        sentence_rows.append(new_sentence_vectors)
-        chunks.extend(new_chunks)
-        sentences.extend(new_sents)
+        report.embedded_texts = len(split.texts)
+        chunk_rows.append(embedded.chunk_vectors)
+        sentence_rows.append(embedded.sentence_vectors)
+        chunks.extend(embedded.chunks)
+        sentences.extend(embedded.sentences)
 
     chunk_vectors = np.concatenate(chunk_rows) if chunk_rows else np.zeros((0, dim), np.float32)
     sentence_vectors = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, dim), np.float32)
