@@ -19,6 +19,7 @@ and knows by the generation when to load again. Writing is in `pg_index.py`.
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -71,7 +72,9 @@ def connection_error(err: psycopg.Error, location: str) -> StoreUnavailable:
         why = "the server asks for a password; put it in the URL (postgresql://user:password@host/db)"
     elif "database" in low and "does not exist" in low:
         why = "that database does not exist; create it (createdb NAME) or fix the URL"
-    elif "could not translate host name" in low or "name or service not known" in low:
+    elif "servname not supported" in low or "invalid integer value" in low:
+        why = "the port in the URL is not a number"
+    elif any(s in low for s in ("could not translate host name", "failed to resolve host", "not known")):
         why = "no such host; check the host name in the URL"
     elif any(s in low for s in ("connection refused", "no such file or directory", "timeout expired")):
         why = "no PostgreSQL server answers there; start it (a private one: citeqa db start) or fix the URL"
@@ -123,6 +126,9 @@ class PostgresStore(Store):
                 if self._conn is not None:
                     self._conn.close()
                 raise connection_error(err, self.location) from None
+            except psycopg.Error as err:  # e.g. a user without the privileges the index needs
+                reason = " ".join(str(err).split())[:200]
+                raise StoreUnavailable(f"The PostgreSQL store {self.location} refused: {reason}") from None
 
     def register_vectors(self, conn: psycopg.Connection[Any]) -> None:
         """Teach the connection pgvector's types (after the extension is known to exist)."""
@@ -137,10 +143,10 @@ class PostgresStore(Store):
                 self._conn = None
 
     def rebuild_hint(self) -> str:
-        return f"rebuild it with: citeqa index --rebuild --store {self.location}"
+        return f"rebuild it with: citeqa index --rebuild --store {shlex.quote(self.location)}"
 
     def build_hint(self) -> str:
-        return f"build it with: citeqa index --store {self.location}"
+        return f"build it with: citeqa index --store {shlex.quote(self.location)}"
 
     # -------------------------------------------------------------------------------- reading
 
