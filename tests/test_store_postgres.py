@@ -269,3 +269,27 @@ def test_two_indexers_share_the_documents_none_embedded_twice(pg_url: str, tmp_p
         "chunks": len(data.chunks),
         "sentences": len(data.sentences),
     }
+
+
+def test_the_engine_follows_the_database_without_a_restart(pg_url: str, tmp_path: Path) -> None:
+    from qa.engine import get_engine
+    from qa.pipeline import answer
+    from qa.settings import Settings
+
+    docs = _documents(tmp_path / "docs", 2)
+    _pg(pg_url).index([docs], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    settings = Settings(store={"url": pg_url})  # type: ignore[arg-type]
+    engine = get_engine(settings, FakeEmbedder())
+    assert engine.status().startswith("2 documents") and get_engine(settings) is engine
+    question = "When did the lighthouse of Texel get its lamp?"
+    assert "lighthouse.txt" not in {c.source for c in answer(question, settings).citations}
+
+    (docs / "lighthouse.txt").write_text(
+        "Lighthouse\n\nThe lighthouse of Texel got its electric lamp in 1933 from the harbour guild.\n"
+    )
+    _pg(pg_url).index(
+        [docs], embedder=FakeEmbedder(), chunking=ChunkingSettings()
+    )  # as another process would
+    reloaded = get_engine(settings)
+    assert reloaded is not engine and reloaded.status().startswith("3 documents")
+    assert answer(question, settings).citations[0].source == "lighthouse.txt"

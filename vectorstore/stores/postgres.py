@@ -152,9 +152,10 @@ class PostgresStore(Store):
 
     def generation(self) -> str:
         with self.cursor() as conn:
-            if not _has_table(conn, "citeqa_manifest"):
+            try:  # one round trip per question: no separate look for the table first
+                row = conn.execute("SELECT build_id, generation FROM citeqa_manifest").fetchone()
+            except psycopg.errors.UndefinedTable:
                 return ""
-            row = conn.execute("SELECT build_id, generation FROM citeqa_manifest").fetchone()
         return f"{row[0]}:{row[1]}" if row else ""
 
     def exists(self) -> bool:
