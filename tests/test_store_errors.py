@@ -108,3 +108,18 @@ def test_an_index_built_by_another_model_is_one_line_saying_how_to_rebuild(
         "was built with model fake-embedder (dim 64), settings ask for embeddinggemma-300m (dim 768)" in line
     )
     assert f"rebuild it with: citeqa index --rebuild --store '{pg_url}'" in line
+
+
+def test_citeqa_store_names_the_database_and_its_section_stays_configurable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qa.settings import Settings
+
+    assert Settings().store.url is None
+    monkeypatch.setenv("CITEQA_STORE", "postgresql://me@db.example/citeqa")
+    assert Settings().store.url == "postgresql://me@db.example/citeqa"
+    assert Settings(store={"url": None}).store.url is None  # type: ignore[arg-type]  # --store ''
+    monkeypatch.delenv("CITEQA_STORE")
+    monkeypatch.setenv("CITEQA_STORE__URL", "postgresql://me@db.example/other")
+    monkeypatch.setenv("CITEQA_STORE__NPROBE", "8")
+    assert (Settings().store.url, Settings().store.nprobe) == ("postgresql://me@db.example/other", 8)
