@@ -38,14 +38,8 @@ from vectorstore.indexer import (
 )
 from vectorstore.settings import ChunkingSettings
 from vectorstore.store import FORMAT_VERSION, Fingerprint
-from vectorstore.stores.postgres import (
-    LOCK_NAMESPACE,
-    TEXT_SEARCH_CONFIGS,
-    PostgresStore,
-    _has_table,
-    has_vector_extension,
-    vector_extension_hint,
-)
+from vectorstore.stores.pg_connection import has_table, has_vector_extension, vector_extension_hint
+from vectorstore.stores.postgres import LOCK_NAMESPACE, TEXT_SEARCH_CONFIGS, PostgresStore
 from vectorstore.types import Document
 
 _TABLES = ("citeqa_sentences", "citeqa_chunks", "citeqa_documents", "citeqa_manifest")
@@ -73,7 +67,8 @@ def index_into(
         documents = read_documents(paths, store.settings.max_file_bytes, report)
         indexed = dict(conn.execute("SELECT doc_id, content_hash FROM citeqa_documents").fetchall())
         compare(documents, indexed, report)
-        todo = [doc for doc_id, doc in documents.items() if doc_id in set(report.added + report.changed)]
+        wanted = set(report.added) | set(report.changed)
+        todo = [doc for doc_id, doc in documents.items() if doc_id in wanted]
         if todo:
             splits = {doc.doc_id: split_documents([doc], chunking) for doc in todo}
             tick, close = progress(sum(len(s.texts) for s in splits.values())) if progress else (None, None)
@@ -104,7 +99,7 @@ def prepare(
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, _SCHEMA_LOCK))
         _ensure_vector_extension(conn, store)
-        if _has_table(conn, "citeqa_manifest") and not rebuild:
+        if has_table(conn, "citeqa_manifest") and not rebuild:
             store.check_compatible(store.manifest(conn), expected, writing=True)
             return
         conn.execute(
