@@ -1,8 +1,8 @@
 """A `citeqa index` into PostgreSQL with the fake embedder, as a separate process for the store tests.
 
-`python -m tests.pg_worker URL DOCS LOG [--delay S] [--hang TITLE]` indexes the folder DOCS into the
-database at URL. Before embedding a document it appends the document's title to LOG (one line, flushed),
-then waits `--delay` seconds, or for ever for the document titled `--hang` (to be killed there).
+`python -m tests.pg_worker URL DOCS LOG [--delay S] [--hang TITLE] [--claim-texts N]` indexes the folder
+DOCS into the database at URL. Before embedding a document it appends the document's title to LOG (one
+line, flushed), then waits `--delay` seconds, or for ever for the document titled `--hang` (to be killed).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("log")
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--hang")
+    parser.add_argument("--claim-texts", type=int, default=StoreSettings().claim_texts)
     args = parser.parse_args(argv)
-    store = open_store(StoreSettings(url=args.url), Path("unused"))
+    store = open_store(StoreSettings(url=args.url, claim_texts=args.claim_texts), Path("unused"))
     report = store.index(
         [Path(args.docs)],
         embedder=LoggingEmbedder(Path(args.log), args.delay, args.hang),

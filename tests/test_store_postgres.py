@@ -109,7 +109,7 @@ def test_an_update_embeds_only_what_changed_each_document_in_one_step(pg_url: st
     embedder = FakeEmbedder()
     report = pg.index([collection], embedder=embedder, chunking=ChunkingSettings())
     assert (report.added, report.changed, report.removed) == (["new.txt"], [changed.name], [removed.name])
-    assert len(embedder.calls) == 2, "one embedding call per added or changed document"
+    assert embedder.calls == [report.embedded_texts], "what changed is embedded in one pass"
     generation = pg.generation()
     assert generation != first and generation.split(":")[0] == first.split(":")[0]
     assert int(generation.split(":")[1]) == int(first.split(":")[1]) + 3, "one step per document"
@@ -225,7 +225,7 @@ def test_a_sigkilled_indexer_leaves_every_document_old_or_new_and_its_claims_fre
             path.read_text(encoding="utf-8") + "A second bridge followed in 2024.\n", encoding="utf-8"
         )
     log = tmp_path / "worker.log"
-    proc = _worker(pg_url, docs, log, "--hang", "Topic 02")
+    proc = _worker(pg_url, docs, log, "--hang", "Topic 02", "--claim-texts", "1")  # a document at a time
     _wait_for_line(log, "Topic 02", proc)  # doc01 is written, doc02 is being embedded
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
@@ -250,7 +250,7 @@ def test_two_indexers_share_the_documents_none_embedded_twice(pg_url: str, tmp_p
     for path in docs.glob("*.txt"):
         path.write_text(path.read_text(encoding="utf-8") + "Changed.\n", encoding="utf-8")
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [_worker(pg_url, docs, log, "--delay", "0.4") for log in logs]
+    procs = [_worker(pg_url, docs, log, "--delay", "0.4", "--claim-texts", "1") for log in logs]
     outputs = [p.communicate(timeout=120)[0].decode() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     embedded = [log.read_text(encoding="utf-8").split() if log.exists() else [] for log in logs]

@@ -66,6 +66,12 @@ class StoreSettings(Section):
     )
     nprobe: int = Field(32, ge=1, description="IVF lists visited per query.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
+    claim_texts: int = Field(
+        2048,
+        ge=1,
+        description="PostgreSQL: an indexer claims documents until they hold this many texts to embed, "
+        "and embeds them in one pass; smaller shares the work among concurrent indexers more finely.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -3,7 +3,10 @@
 Any number of `citeqa index --store URL` processes, on one machine or many, may fill one database from
 the same files. Each document is claimed in the database with a session advisory lock before it is
 embedded, and checked again once claimed: if another indexer wrote the same content meanwhile, it is
-not embedded a second time. A claim belongs to its connection, so an indexer that dies (even by
+not embedded a second time. An indexer claims documents until their texts reach
+`StoreSettings.claim_texts`, embeds them in one pass (as the folder's build embeds all it needs: the
+vectors then come out the same, since the model's batches mix documents) and writes each in its own
+transaction. A claim belongs to its connection, so an indexer that dies (even by
 SIGKILL) releases its claims with it and leaves no stale ones; what it had not committed is rolled
 back, and the document keeps its previous version. Documents another indexer holds are taken up again
 at the end, waiting for the claim, so every indexer finishes with every document indexed.
@@ -16,6 +19,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +33,6 @@ from vectorstore.indexer import (
     BuildReport,
     Embedded,
     ProgressFactory,
-    Split,
     compare,
     embed_split,
     fingerprint_for,
@@ -70,16 +73,13 @@ def index_into(
         wanted = set(report.added) | set(report.changed)
         todo = [doc for doc_id, doc in documents.items() if doc_id in wanted]
         if todo:
-            splits = {doc.doc_id: split_documents([doc], chunking) for doc in todo}
-            tick, close = progress(sum(len(s.texts) for s in splits.values())) if progress else (None, None)
+            sizes = {doc.doc_id: len(split_documents([doc], chunking).texts) for doc in todo}
+            tick, close = progress(sum(sizes.values())) if progress else (None, None)
+            work = _Work(conn, embedder, chunking, tick, report, sizes)
             try:
-                held_by_others = [
-                    doc
-                    for doc in todo
-                    if not _claim_and_write(conn, doc, splits, embedder, chunking, tick, report)
-                ]
-                for doc in held_by_others:
-                    _claim_and_write(conn, doc, splits, embedder, chunking, tick, report, wait=True)
+                held_by_others = work.run(todo, store.settings.claim_texts, wait=False)
+                for doc in held_by_others:  # one at a time, waiting for each claim to be free
+                    work.run([doc], store.settings.claim_texts, wait=True)
             finally:
                 if close:
                     close()
@@ -178,37 +178,73 @@ def _schema(dim: int) -> list[sql.Composed]:
     return [sql.SQL(s).format(dim=sql.Literal(dim), stemmed=stemmed) for s in statements]
 
 
-def _claim_and_write(
-    conn: psycopg.Connection[Any],
-    doc: Document,
-    splits: dict[str, Split],
-    embedder: Embedder,
-    chunking: ChunkingSettings,
-    tick: Tick,
-    report: BuildReport,
-    *,
-    wait: bool = False,
-) -> bool:
-    """Claim `doc`, and unless another indexer has written this very content meanwhile, embed and write
-    it. False when not waiting and another indexer holds the claim (nothing done)."""
-    split = splits[doc.doc_id]
-    if not _claim(conn, doc.doc_id, wait):
-        return False
-    try:
-        current = conn.execute(
+@dataclass
+class _Work:
+    """Claiming, embedding and writing documents for one indexer."""
+
+    conn: psycopg.Connection[Any]
+    embedder: Embedder
+    chunking: ChunkingSettings
+    tick: Tick
+    report: BuildReport
+    sizes: dict[str, int]  # texts to embed per document
+
+    def run(self, docs: Sequence[Document], claim_texts: int, *, wait: bool) -> list[Document]:
+        """Claim `docs` in turn, up to `claim_texts` texts at a time; embed each group in one pass (so a
+        single indexer embeds a collection exactly as the folder's build does) and write each document
+        in its own transaction. Returns the documents another indexer held (not waiting)."""
+        held: list[Document] = []
+        pending = list(docs)
+        while pending:
+            group: list[Document] = []
+            texts = 0
+            try:
+                while pending and (not group or texts + self.sizes[pending[0].doc_id] <= claim_texts):
+                    doc = pending.pop(0)
+                    if not _claim(self.conn, doc.doc_id, wait):
+                        held.append(doc)
+                    elif self._written_by_another(doc):
+                        _release(self.conn, doc.doc_id)
+                    else:
+                        group.append(doc)
+                        texts += self.sizes[doc.doc_id]
+                if group:
+                    self._embed_and_write(group)
+            finally:
+                for doc in group:
+                    _release(self.conn, doc.doc_id)
+        return held
+
+    def _written_by_another(self, doc: Document) -> bool:
+        """Whether the claimed `doc` is already indexed with this content (another indexer wrote it
+        after this one compared): then it is not embedded again."""
+        row = self.conn.execute(
             "SELECT content_hash FROM citeqa_documents WHERE doc_id = %s", (doc.doc_id,)
         ).fetchone()
-        if current is not None and current[0] == doc.content_hash:
-            report.by_others.append(doc.doc_id)
-            if tick:
-                tick(len(split.texts))
-            return True
-        embedded = embed_split(split, embedder, chunking, tick)
-        report.embedded_texts += len(split.texts)
-        _write(conn, doc, embedded)
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_NAMESPACE, doc.doc_id))
-    return True
+        if row is None or row[0] != doc.content_hash:
+            return False
+        self.report.by_others.append(doc.doc_id)
+        if self.tick:
+            self.tick(self.sizes[doc.doc_id])
+        return True
+
+    def _embed_and_write(self, group: list[Document]) -> None:
+        embedded = embed_split(split_documents(group, self.chunking), self.embedder, self.chunking, self.tick)
+        self.report.embedded_texts += sum(self.sizes[doc.doc_id] for doc in group)
+        for doc in group:
+            chunk_rows = [i for i, c in enumerate(embedded.chunks) if c.doc_id == doc.doc_id]
+            sentence_rows = [i for i, ref in enumerate(embedded.sentences) if ref.doc_id == doc.doc_id]
+            part = Embedded(
+                [embedded.chunks[i] for i in chunk_rows],
+                [embedded.sentences[i] for i in sentence_rows],
+                embedded.chunk_vectors[chunk_rows],
+                embedded.sentence_vectors[sentence_rows],
+            )
+            _write(self.conn, doc, part)
+
+
+def _release(conn: psycopg.Connection[Any], doc_id: str) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_NAMESPACE, doc_id))
 
 
 def _claim(conn: psycopg.Connection[Any], doc_id: str, wait: bool) -> bool:
@@ -269,7 +305,7 @@ def _remove(conn: psycopg.Connection[Any], doc_id: str) -> None:
                 conn.execute("DELETE FROM citeqa_documents WHERE doc_id = %s", (doc_id,))
                 _advance(conn, documents=-1, chunks=-chunks, sentences=-sentences)
     finally:
-        conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (LOCK_NAMESPACE, doc_id))
+        _release(conn, doc_id)
 
 
 def _sizes(conn: psycopg.Connection[Any], doc_id: str) -> tuple[int, int, bool]:
