@@ -8,6 +8,7 @@ one small query to PostgreSQL, so several processes serving one database all fol
 
 from __future__ import annotations
 
+import shlex
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,13 @@ class Engine:
     def index_dir(self) -> Path | None:
         """The index folder, when the index is kept in one."""
         return self.store.index_dir if isinstance(self.store, FolderStore) else None
+
+    @property
+    def index_option(self) -> str:
+        """The command-line option that names this index: --index-dir DIR or --store URL."""
+        if self.index_dir is not None:
+            return f"--index-dir {self.index_dir}"
+        return f"--store {shlex.quote(self.location)}"
 
     def status(self) -> str:
         counts = self.data.manifest.get("counts", {})
