@@ -18,6 +18,8 @@ def is_postgres_url(url: str) -> bool:
 def open_store(settings: StoreSettings, index_dir: Path) -> Store:
     """The store named by `settings.url` (PostgreSQL), or the folder `index_dir` when there is no URL.
 
+    A PostgreSQL store also reads the uploads kept in `index_dir` on this machine when it updates.
+
     Raises StoreUnavailable, in one line, for any other kind of URL or a database that cannot be used.
     """
     url = (settings.url or "").strip()
@@ -33,4 +35,4 @@ def open_store(settings: StoreSettings, index_dir: Path) -> Store:
         )
     from vectorstore.stores.postgres import PostgresStore
 
-    return PostgresStore(url, settings)
+    return PostgresStore(url, settings, uploads_of=index_dir)

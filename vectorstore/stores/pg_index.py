@@ -55,8 +55,9 @@ def index_into(
     progress: ProgressFactory | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Bring the store in line with the documents under `paths` by the folder's rules
-    (`vectorstore.changes`); see the module docstring for how indexers share the work."""
+    """Bring the store in line with the documents under `paths` (and the local uploads folder of
+    `store.uploads_of`, when it has one), by the folder's rules (`vectorstore.changes`); see the
+    module docstring for how indexers share the work."""
     started = time.perf_counter()
     report = BuildReport()
     expected = fingerprint_for(embedder, chunking)
@@ -66,7 +67,7 @@ def index_into(
         if not rebuild:  # refuse an index built another way before reading any file
             prepare(conn, store, expected, rebuild=False)
         indexed = _indexed(conn)
-        documents, empty = read_documents(present, None, store.settings.max_file_bytes, report)
+        documents, empty = read_documents(present, store.uploads_of, store.settings.max_file_bytes, report)
         compare(documents, {} if rebuild else indexed, report)
         settle_removals(
             documents,

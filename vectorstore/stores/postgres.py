@@ -57,8 +57,11 @@ TEXT_SEARCH_CONFIGS = ("dutch", "german", "english")
 class PostgresStore(Store):
     """An index in a PostgreSQL database (pgvector); see the module docstring for its tables."""
 
-    def __init__(self, url: str, settings: StoreSettings) -> None:
+    def __init__(self, url: str, settings: StoreSettings, uploads_of: Path | None = None) -> None:
+        """`uploads_of`: a local index folder whose `uploads/` (the web chat's uploads on this
+        machine) every update reads, as a folder index's own uploads are."""
         self.url = url
+        self.uploads_of = uploads_of
         self.location = display_url(url)
         self._settings = settings
         self._lock = threading.Lock()
