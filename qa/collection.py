@@ -115,7 +115,8 @@ class Collection:
 
     @property
     def store(self) -> Store:
-        """Where builds write: the configured database, or the index folder."""
+        """The index's store (the configured database, or the index folder), for short questions
+        such as whether it exists; a build opens its own, so these are not kept waiting behind it."""
         if self._index_store is None:
             self._index_store = open_store(self.settings.store, self.settings.resolved_index_dir)
         return self._index_store
@@ -179,14 +180,17 @@ class Collection:
 
             return tick, lambda: None
 
+        builder: Store | None = None
         try:
             self.uploads.mkdir(parents=True, exist_ok=True)
-            state.report = self.store.index(
+            rebuild = self.index_missing()
+            builder = open_store(self.settings.store, self.settings.resolved_index_dir)
+            state.report = builder.index(
                 [f for f in self.folders if f.exists()],
                 embedder=self.embedder,
                 chunking=self.settings.chunking,
                 # Nothing to reuse; also skips reading a half-made folder (a database checks its own).
-                rebuild=self.index_missing() and not self.settings.store.url,
+                rebuild=rebuild and not self.settings.store.url,
                 keep_others=True,  # documents whose folders this server does not know stay indexed
                 progress=progress,
             )
@@ -196,6 +200,8 @@ class Collection:
             log.exception("index build failed")
             state.error = f"Building the index failed ({type(err).__name__}); see the server log."
         finally:
+            if builder is not None:
+                builder.close()
             state.finished = True
 
     def update(self, since: float, poll: float = 0.25) -> Iterator[BuildState]:
@@ -250,7 +256,7 @@ class Collection:
     def _indexed_names(self) -> set[str]:
         """Documents the index holds that are not this folder's uploads."""
         try:
-            indexed = set(store.read_manifest(self.settings.resolved_index_dir).get("documents", {}))
+            indexed = set(self.store.indexed_hashes())
         except CiteqaError:
             return set()
         return {name for name in indexed if not (self.uploads / name).is_file()}

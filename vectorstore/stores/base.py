@@ -80,6 +80,10 @@ class Store(ABC):
         """
 
     @abstractmethod
+    def indexed_hashes(self) -> dict[str, str]:
+        """The content hash of every indexed document by id ({} when there is no index)."""
+
+    @abstractmethod
     def search_chunks(self, query: np.ndarray, k: int) -> list[ChunkHit]:
         """The `k` chunks whose vectors have the highest inner product with `query` (shape (d,))."""
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from vectorstore import faiss_index, store
 from vectorstore.embedding import Embedder
+from vectorstore.errors import CiteqaError
 from vectorstore.indexer import BuildReport, ProgressFactory, build
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import Fingerprint, IndexData
@@ -70,6 +71,13 @@ class FolderStore(Store):
             progress=progress,
             announce=announce,
         )
+
+    def indexed_hashes(self) -> dict[str, str]:
+        try:
+            documents = store.read_manifest(self.index_dir).get("documents", {})
+        except CiteqaError:
+            return {}
+        return {doc_id: entry.get("content_hash", "") for doc_id, entry in documents.items()}
 
     def search_chunks(self, query: np.ndarray, k: int) -> list[ChunkHit]:
         data = self._current()
