@@ -2,8 +2,8 @@
 
 A `Backend` answers a question (`qa.pipeline`), lists what is indexed and says whether it is ready.
 The adapters only translate requests and answers to and from it; none of them retrieves or composes
-anything itself. `LocalBackend` serves an index folder from settings (`citeqa mcp`); the web server
-passes its own, which answers through the chat's collection so both see the same index.
+anything itself. `LocalBackend` serves the index the settings name, folder or database (`citeqa mcp`);
+the web server passes its own, which answers through the chat's collection so both see the same index.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ def engine_health(engine: Callable[[], Engine]) -> dict[str, Any]:
 
 
 class LocalBackend:
-    """Answers from the index folder `settings` name, loading the model on the first question."""
+    """Answers from the index `settings` name (folder or database), loading the model on the first
+    question."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings

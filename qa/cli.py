@@ -27,6 +27,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         overrides["embedding"] = {"model": args.model}
     if getattr(args, "mode", None):
         overrides["mode"] = args.mode
+    if getattr(args, "store", None) is not None:
+        overrides["store"] = {"url": args.store or None}
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
@@ -43,7 +45,7 @@ def _progress_bar(desc: str) -> Callable[[int], tuple[Callable[[int], None], Cal
 def cmd_index(args: argparse.Namespace) -> int:
     from vectorstore.embedding import SentenceTransformerEmbedder
     from vectorstore.errors import UpdateRefused
-    from vectorstore.indexer import build
+    from vectorstore.stores.factory import open_store
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or list(settings.collections)
@@ -53,17 +55,19 @@ def cmd_index(args: argparse.Namespace) -> int:
             f"{Path.cwd()}; name what to index: citeqa index PATH [--index-dir DIR]"
         )
     embedder = SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
-    report = build(
-        paths,
-        settings.resolved_index_dir,
-        embedder=embedder,
-        chunking=settings.chunking,
-        store_settings=settings.store,
-        rebuild=args.rebuild,
-        prune=args.prune,
-        progress=_progress_bar("Embedding"),
-        announce=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    store = open_store(settings.store, settings.resolved_index_dir)
+    try:
+        report = store.index(
+            paths,
+            embedder=embedder,
+            chunking=settings.chunking,
+            rebuild=args.rebuild,
+            prune=args.prune,
+            progress=_progress_bar("Embedding"),
+            announce=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    finally:
+        store.close()
     for line in report.skipped:
         print(f"skipped {line}", file=sys.stderr)
     for line in report.warnings:
@@ -115,6 +119,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return evaluate(args, settings)
 
 
+def cmd_db_start(args: argparse.Namespace) -> int:
+    from vectorstore.stores import pgserver
+
+    settings = _settings(args)
+    folder = Path(args.dir) if args.dir else pgserver.data_dir(settings.cache_dir)
+    url = pgserver.start(folder)
+    print(url)
+    print(
+        f"Use it with: citeqa index --store '{url}' (or CITEQA_STORE); stop it with: citeqa db stop",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_db_stop(args: argparse.Namespace) -> int:
+    from vectorstore.stores import pgserver
+
+    settings = _settings(args)
+    folder = Path(args.dir) if args.dir else pgserver.data_dir(settings.cache_dir)
+    if pgserver.stop(folder):
+        print(f"Stopped the PostgreSQL server in {folder}")
+    else:
+        print(f"No PostgreSQL server was running in {folder}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from qa.server import serve
 
@@ -133,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index-dir", help="index folder (default: $CITEQA_CACHE_DIR/index)")
+        p.add_argument(
+            "--store",
+            metavar="URL",
+            help="keep the index in PostgreSQL instead of the folder: postgresql://user@host/db "
+            "(default: $CITEQA_STORE; '' for the folder)",
+        )
         p.add_argument("--model", help="embedding model: embeddinggemma-300m, a folder or a hub name")
 
     p = sub.add_parser("index", help="build or update the index from files and folders")
@@ -157,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
         "llama-cpp-python (built once, about 5 minutes)",
     )
     p.set_defaults(func=cmd_models_pull)
+
+    db = sub.add_parser("db", help="a private PostgreSQL server with pgvector, for the --store option")
+    dsub = db.add_subparsers(dest="db_command", required=True)
+    for name, func, text in (
+        ("start", cmd_db_start, "start it (data in $CITEQA_CACHE_DIR/postgres) and print its URL"),
+        ("stop", cmd_db_stop, "stop it"),
+    ):
+        p = dsub.add_parser(name, help=text)
+        p.add_argument("--dir", help="its data folder (default: $CITEQA_CACHE_DIR/postgres)")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("ask", help="answer one question with citations")
     p.add_argument("question")

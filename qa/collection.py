@@ -26,7 +26,9 @@ from qa.settings import Settings
 from vectorstore import store
 from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError
-from vectorstore.indexer import BuildReport, build
+from vectorstore.indexer import BuildReport
+from vectorstore.stores.base import Store
+from vectorstore.stores.factory import open_store
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,15 @@ class Collection:
         self._embedder = embedder
         self._lock = threading.Lock()
         self._build: BuildState | None = None
+        self._index_store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The index's store (the configured database, or the index folder), for short questions
+        such as whether it exists; a build opens its own, so these are not kept waiting behind it."""
+        if self._index_store is None:
+            self._index_store = open_store(self.settings.store, self.settings.resolved_index_dir)
+        return self._index_store
 
     @property
     def embedder(self) -> Embedder:
@@ -138,7 +149,14 @@ class Collection:
         """No index yet: no manifest, and nothing in the folder but hidden files and uploads.
 
         A folder with other files and no manifest is not ours to fill; answering says what to do with it.
+        In a database: no index tables yet (a database that cannot be reached is not "missing": answering
+        says what is wrong with it).
         """
+        if self.settings.store.url:
+            try:
+                return not self.store.exists()
+            except CiteqaError:
+                return False
         return store.not_yet_built(self.settings.resolved_index_dir)
 
     def _start_or_join(self, since: float) -> BuildState | None:
@@ -162,15 +180,17 @@ class Collection:
 
             return tick, lambda: None
 
+        builder: Store | None = None
         try:
             self.uploads.mkdir(parents=True, exist_ok=True)
-            state.report = build(
+            rebuild = self.index_missing()
+            builder = open_store(self.settings.store, self.settings.resolved_index_dir)
+            state.report = builder.index(
                 [f for f in self.folders if f.exists()],
-                self.settings.resolved_index_dir,
                 embedder=self.embedder,
                 chunking=self.settings.chunking,
-                store_settings=self.settings.store,
-                rebuild=self.index_missing(),  # nothing to reuse; also skips reading a half-made folder
+                # Nothing to reuse; also skips reading a half-made folder (a database checks its own).
+                rebuild=rebuild and not self.settings.store.url,
                 keep_others=True,  # documents whose folders this server does not know stay indexed
                 progress=progress,
             )
@@ -180,6 +200,8 @@ class Collection:
             log.exception("index build failed")
             state.error = f"Building the index failed ({type(err).__name__}); see the server log."
         finally:
+            if builder is not None:
+                builder.close()
             state.finished = True
 
     def update(self, since: float, poll: float = 0.25) -> Iterator[BuildState]:
@@ -234,7 +256,7 @@ class Collection:
     def _indexed_names(self) -> set[str]:
         """Documents the index holds that are not this folder's uploads."""
         try:
-            indexed = set(store.read_manifest(self.settings.resolved_index_dir).get("documents", {}))
+            indexed = set(self.store.indexed_hashes())
         except CiteqaError:
             return set()
         return {name for name in indexed if not (self.uploads / name).is_file()}

@@ -43,7 +43,8 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
         result = stream_answer(args.question, settings, args.k)
     else:
         result = answer(args.question, settings, k=args.k)
-    if (update := running_update(settings.resolved_index_dir)) is not None:
+    # A database's updates commit document by document; only a folder's build has a progress file.
+    if not settings.store.url and (update := running_update(settings.resolved_index_dir)) is not None:
         result = result.with_note(f"{update} {prompts.BEFORE_UPDATE}")
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))

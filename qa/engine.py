@@ -1,11 +1,14 @@
 """The loaded state an answer needs: the index, the embedder, once per process.
 
-`get_engine(settings)` returns the same Engine for the same index folder and model until the index's
-manifest changes on disk (a rebuild or an upload), then loads the new generation.
+`get_engine(settings)` returns the same Engine for the same store (index folder or database) and model
+until the store's generation changes (a rebuild, an upload, another process's `citeqa index`), then
+loads the new one. The generation is asked before every question: a stat of the folder's manifest, or
+one small query to PostgreSQL, so several processes serving one database all follow its updates.
 """
 
 from __future__ import annotations
 
+import shlex
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,12 +18,15 @@ from qa.calibration import Calibration, calibrate, probe_vectors
 from qa.evidence import Evidence
 from qa.names import Vocabulary
 from qa.settings import Settings
-from vectorstore import store
 from vectorstore.chunking import ChunkingSettings
 from vectorstore.cleaning import CLEANING_VERSION
 from vectorstore.embedding import Embedder, SentenceTransformerEmbedder
 from vectorstore.errors import IndexCorrupt
+from vectorstore.settings import StoreSettings, default_cache_dir
 from vectorstore.store import Fingerprint, IndexData
+from vectorstore.stores.base import Store
+from vectorstore.stores.factory import open_store
+from vectorstore.stores.folder import FolderStore
 
 
 @dataclass
@@ -31,21 +37,27 @@ class Engine:
     sentence_rows: dict[tuple[str, int], int]
     evidence: Evidence
     vocabulary: Vocabulary
-    index_dir: Path
-    manifest_mtime: int
+    store: Store
+    generation: str
     cache_dir: Path | None = None  # where the calibration probes' vectors are kept
 
     @cached_property
     def calibration(self) -> Calibration:
         """The collection's refusal calibration, measured on first use (it needs the model)."""
-        cache = self.cache_dir if self.cache_dir is not None else self.index_dir
+        cache = self.cache_dir or self.index_dir or default_cache_dir()
         probes = probe_vectors(self.embedder, cache)
         return calibrate(self.data.sentence_vectors, self.evidence.usable, probes)
 
     @classmethod
     def load(
-        cls, index_dir: Path, embedder: Embedder, chunking: ChunkingSettings, cache_dir: Path | None = None
+        cls,
+        source: Store | Path,
+        embedder: Embedder,
+        chunking: ChunkingSettings,
+        cache_dir: Path | None = None,
     ) -> Engine:
+        """Load the index from a store (or an index folder) for answering with `embedder`."""
+        store = FolderStore(source, StoreSettings()) if isinstance(source, Path) else source
         expected = Fingerprint(
             embedder.model_id,
             embedder.fingerprint,
@@ -53,8 +65,10 @@ class Engine:
             chunking.model_dump(),
             CLEANING_VERSION,
         )
-        mtime = _manifest_mtime(index_dir)
-        data = store.load(index_dir, expected)
+        # Read before loading: a change made while loading is then seen as new at the next question
+        # (at worst one load too many, never a stale index kept).
+        generation = store.generation()
+        data = store.load(expected)
         return cls(
             data=data,
             embedder=embedder,
@@ -62,10 +76,27 @@ class Engine:
             sentence_rows=data.sentence_row(),
             evidence=Evidence.from_index(data),
             vocabulary=Vocabulary(d.text for d in data.documents.values()),
-            index_dir=index_dir,
-            manifest_mtime=mtime,
+            store=store,
+            generation=generation,
             cache_dir=cache_dir,
         )
+
+    @property
+    def location(self) -> str:
+        """Where the index lives: its folder, or its database URL without the password."""
+        return self.store.location
+
+    @property
+    def index_dir(self) -> Path | None:
+        """The index folder, when the index is kept in one."""
+        return self.store.index_dir if isinstance(self.store, FolderStore) else None
+
+    @property
+    def index_option(self) -> str:
+        """The command-line option that names this index: --index-dir DIR or --store URL."""
+        if self.index_dir is not None:
+            return f"--index-dir {self.index_dir}"
+        return f"--store {shlex.quote(self.location)}"
 
     def status(self) -> str:
         counts = self.data.manifest.get("counts", {})
@@ -75,24 +106,21 @@ class Engine:
         )
 
 
-def _manifest_mtime(index_dir: Path) -> int:
-    try:
-        return (index_dir / store.MANIFEST).stat().st_mtime_ns
-    except OSError:
-        return -1
-
-
 _lock = threading.Lock()
-_engines: dict[tuple[Path, str, int | None], Engine] = {}
+_engines: dict[tuple[str, str, int | None], Engine] = {}
+
+
+def store_key(settings: Settings) -> str:
+    """What identifies the index the settings point at: the store URL, or the folder's real path."""
+    return settings.store.url or str(settings.resolved_index_dir.resolve())
 
 
 def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
-    """The process-wide Engine for these settings, reloaded when the index on disk changes."""
-    index_dir = settings.resolved_index_dir
-    key = (index_dir.resolve(), settings.embedding.model, settings.embedding.dimension)
+    """The process-wide Engine for these settings, reloaded when the index in the store changes."""
+    key = (store_key(settings), settings.embedding.model, settings.embedding.dimension)
     with _lock:
         engine = _engines.get(key)
-        if engine is not None and engine.manifest_mtime == _manifest_mtime(index_dir):
+        if engine is not None and engine.generation == engine.store.generation():
             return engine
         if embedder is None:
             embedder = (
@@ -100,18 +128,26 @@ def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
                 if engine
                 else SentenceTransformerEmbedder(settings.embedding, settings.cache_dir)
             )
-        before = _manifest_mtime(index_dir)
+        store = engine.store if engine else open_store(settings.store, settings.resolved_index_dir)
         try:
-            engine = Engine.load(index_dir, embedder, settings.chunking, settings.cache_dir)
-        except IndexCorrupt:
-            # A build swapped in a new generation (and pruned this one's files) while it was read.
-            if _manifest_mtime(index_dir) == before:
-                raise
-            engine = Engine.load(index_dir, embedder, settings.chunking, settings.cache_dir)
+            before = store.generation()
+            try:
+                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir)
+            except IndexCorrupt:
+                # A build swapped in a new generation (and pruned this one's files) while it was read.
+                if store.generation() == before:
+                    raise
+                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir)
+        except BaseException:
+            if key not in _engines:
+                store.close()
+            raise
         _engines[key] = engine
         return engine
 
 
 def clear_engines() -> None:
     with _lock:
+        for engine in _engines.values():
+            engine.store.close()
         _engines.clear()

@@ -175,7 +175,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     gold = load_gold(args.gold)  # validates the whole file before anything runs
     mode = getattr(args, "mode", None) or settings.mode
     engine = get_engine(settings)
-    check_sources(gold, set(engine.data.documents), args.gold, f"the index at {engine.index_dir}")
+    check_sources(gold, set(engine.data.documents), args.gold, f"the index at {engine.location}")
     plain = None
     if args.baseline:  # built first, so a wrong --docs fails before the long run
         from qa.baseline import BaselinePipeline

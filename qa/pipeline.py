@@ -73,8 +73,8 @@ def answer(
     engine = engine or get_engine(settings)
     if not engine.data.documents:
         raise IndexEmpty(
-            f"The index at {engine.index_dir} holds no documents yet; add some with: "
-            f"citeqa index PATH --index-dir {engine.index_dir} (or upload files in the web chat)."
+            f"The index at {engine.location} holds no documents yet; add some with: "
+            f"citeqa index PATH {engine.index_option} (or upload files in the web chat)."
         )
     t0 = time.perf_counter()
     query_vector, focus_vector = embed_question(question, engine)

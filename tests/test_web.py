@@ -418,7 +418,7 @@ def test_a_generation_swapped_in_while_it_is_read_is_read_again(
 
     _drain(service.on_load())
     clear_engines()
-    real_load = qa.engine.store.load
+    real_load = store.load
     manifest = service.settings.resolved_index_dir / store.MANIFEST
     calls: list[int] = []
 
@@ -430,6 +430,6 @@ def test_a_generation_swapped_in_while_it_is_read_is_read_again(
             raise qa.engine.IndexCorrupt("chunks-x.jsonl vanished")
         return real_load(*args, **kwargs)
 
-    monkeypatch.setattr(qa.engine.store, "load", load_during_a_swap)
+    monkeypatch.setattr(store, "load", load_during_a_swap)
     assert service.ask(QUESTION)["citations"][0]["source"] == "istanbul.txt"
     assert len(calls) == 2

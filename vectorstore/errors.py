@@ -54,3 +54,8 @@ class IndexEmpty(CiteqaError):
 
 class UpdateRefused(CiteqaError):
     """An update would drop documents because a path is missing or empty; nothing was changed."""
+
+
+class StoreUnavailable(CiteqaError):
+    """The index's database cannot be used: a bad URL, a server that is down, a refused login, a
+    database without the pgvector extension."""

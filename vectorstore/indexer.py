@@ -1,64 +1,31 @@
-"""Build or update an index from files: incremental per document, atomic, one builder at a time.
+"""Build or update an index folder from files: incremental per document, atomic, one builder at a time.
 
-An update never loses documents by accident: a path that is missing, or that holds no readable
-document while the index has documents it would drop, refuses the whole update before anything is
-written (unless the caller passes `prune`), and removals are announced before they happen.
-The index's own `uploads/` folder is always one of its sources.
+What an update adds, changes, keeps and removes is decided by `vectorstore.changes` (shared with the
+PostgreSQL store): it never loses documents by accident. The index's own `uploads/` folder is always
+one of its sources. The splitting and embedding steps (`split_documents`, `embed_split`) are shared
+with the PostgreSQL indexer too, so both stores hold the same vectors for the same files.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vectorstore import faiss_index, store
 from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
+from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
 from vectorstore.chunking import chunk_document
 from vectorstore.cleaning import CLEANING_VERSION
 from vectorstore.embedding import Embedder
-from vectorstore.errors import (
-    CiteqaError,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexNotBuilt,
-    UpdateRefused,
-)
+from vectorstore.errors import CiteqaError, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from vectorstore.index_folder import ensure_writable
 from vectorstore.settings import ChunkingSettings, StoreSettings
-from vectorstore.sources import exists, load_documents, sources_of
 from vectorstore.store import Fingerprint, IndexData, SentenceRef
 from vectorstore.types import Chunk, Document, content_hash
-
-
-@dataclass
-class BuildReport:
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # one line each: "<file>: <why>"
-    kept: list[str] = field(default_factory=list)  # not under the paths, kept as indexed (keep_others)
-    warnings: list[str] = field(default_factory=list)  # indexed, with a caveat: "<file>: <what>"
-    documents: int = 0
-    chunks: int = 0
-    embedded_texts: int = 0
-    seconds: float = 0.0
-
-    @property
-    def nothing_changed(self) -> bool:
-        return not (self.added or self.changed or self.removed)
-
-    def summary(self) -> str:
-        kept = f"{len(self.kept)} kept, " if self.kept else ""
-        return (
-            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-            f"{len(self.unchanged)} unchanged, {kept}{len(self.skipped)} skipped; "
-            f"{self.documents} documents, {self.chunks} chunks in {self.seconds:.1f} s"
-        )
 
 
 def fingerprint_for(embedder: Embedder, chunking: ChunkingSettings) -> Fingerprint:
@@ -100,15 +67,6 @@ def _previous_ids(index_dir: Path) -> set[str]:
         return set()
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-def _names(doc_ids: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(doc_ids[:limit])
-    return shown + (f" and {len(doc_ids) - limit:,} more" if len(doc_ids) > limit else "")
-
-
 def build(
     paths: Sequence[Path],
     index_dir: Path,
@@ -147,56 +105,30 @@ def build(
     """
     started = time.perf_counter()
     report = BuildReport()
-    missing = [p for p in paths if not exists(p)]
-    if missing and not prune:
-        raise UpdateRefused(
-            f"{missing[0]}: no such file or folder; {_untouched(index_dir)}. "
-            "Check the path, or add --prune to update without it."
-        )
+    present = present_paths(paths, prune=prune, untouched=_untouched(index_dir))
     ensure_writable(index_dir)
     with build_lock(index_dir):
         expected = fingerprint_for(embedder, chunking)
         old = _previous(index_dir, expected, rebuild)
-        previous = _previous_ids(index_dir)
-        sources = sources_of([p for p in paths if p not in missing], index_dir)
-        documents, per_source, report.skipped = load_documents(sources, store_settings.max_file_bytes)
-
+        documents, empty = read_documents(present, index_dir, store_settings.max_file_bytes, report)
         old_docs = old.documents if old else {}
-        # Passages longer than max_chars come from before long sentences were cut: chunk them again.
-        oversized = {c.doc_id for c in old.chunks if len(c.text) > chunking.max_chars} if old else set()
-        for doc_id, doc in documents.items():
-            before = old_docs.get(doc_id)
-            if before is None:
-                report.added.append(doc_id)
-            elif before.content_hash != doc.content_hash or before.text != doc.text or doc_id in oversized:
-                report.changed.append(doc_id)  # edited, or read differently by this version
-            else:
-                report.unchanged.append(doc_id)
-                continue
-            if doc.replaced_bytes:
-                report.warnings.append(
-                    f"{doc_id}: {_count(doc.replaced_bytes, 'invalid byte sequence')} replaced by U+FFFD "
-                    "(read as UTF-8)"
-                )
-        gone = sorted(previous - set(documents))
-        if keep_others:
-            report.kept = [d for d in gone if d in old_docs]
-            documents.update((d, old_docs[d]) for d in report.kept)
-            report.removed = [d for d in gone if d not in old_docs]  # only on a rebuild
-        else:
-            report.removed = gone
-        if report.removed and not prune:
-            empty = [p for p in sources if p in paths and not per_source[p]]
-            if empty:
-                raise UpdateRefused(
-                    f"{empty[0]}: no readable documents there, and the update would remove "
-                    f"{_count(len(report.removed), 'document')} ({_names(report.removed)}); "
-                    f"{_untouched(index_dir)}. Check the path, or add --prune to remove them."
-                )
-        report.documents = len(documents)
-        if report.removed and announce:
-            removed = _count(len(report.removed), "document")
-            announce(f"removing {removed} no longer found: {', '.join(report.removed)}")
+        # Passages longer than max_chars come from before long sentences were cut: chunk them again;
+        # so too a document this version reads differently (decoding) than the one that indexed it.
+        stale = {c.doc_id for c in old.chunks if len(c.text) > chunking.max_chars} if old else set()
+        stale |= {d for d, doc in documents.items() if d in old_docs and old_docs[d].text != doc.text}
+        compare(documents, {d: doc.content_hash for d, doc in old_docs.items()}, report, stale)
+        settle_removals(
+            documents,
+            _previous_ids(index_dir),
+            old_docs,
+            report,
+            keep_others=keep_others,
+            prune=prune,
+            empty=empty,
+            untouched=_untouched(index_dir),
+            announce=announce,
+        )
+        documents.update((d, old_docs[d]) for d in report.kept)
 
         if old is not None and report.nothing_changed:
             report.chunks = len(old.chunks)
@@ -258,6 +190,73 @@ def chunk_vectors_from_sentences(
     return out
 
 
+@dataclass
+class Split:
+    """Documents cut into chunks and sentences, with the texts that embedding them takes."""
+
+    chunks: list[Chunk]
+    sentences: list[SentenceRef]
+    texts: list[str]  # the chunks' texts first when chunks are embedded, then each sentence in context
+    titles: list[str]  # the document title of each text
+
+
+@dataclass
+class Embedded:
+    """Split documents with their vectors (float32, row i of a matrix belongs to item i of its list)."""
+
+    chunks: list[Chunk]
+    sentences: list[SentenceRef]
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+
+def split_documents(docs: Sequence[Document], chunking: ChunkingSettings) -> Split:
+    """Chunk `docs` and list the texts to embed: every sentence with the text before it, and the chunks
+    too when `chunking.chunk_vectors` is 'embedded'."""
+    chunks: list[Chunk] = []
+    sents: list[SentenceRef] = []
+    for doc in docs:
+        doc_chunks = chunk_document(doc.doc_id, doc.text, chunking)
+        chunks.extend(doc_chunks)
+        spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
+        sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
+    by_id = {d.doc_id: d for d in docs}
+    embed_chunks = chunking.chunk_vectors == "embedded"
+    texts = [c.text for c in chunks] if embed_chunks else []
+    texts += [
+        sentence_in_context(by_id[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
+        for s in sents
+    ]
+    titles = [by_id[c.doc_id].meta.title for c in chunks] if embed_chunks else []
+    titles += [by_id[s.doc_id].meta.title for s in sents]
+    return Split(chunks, sents, texts, titles)
+
+
+def embed_split(
+    split: Split, embedder: Embedder, chunking: ChunkingSettings, tick: Callable[[int], None] | None
+) -> Embedded:
+    """Embed a split's texts in one call; chunk vectors are the mean of their sentences' unless embedded."""
+    dim = embedder.dimension
+    vectors = (
+        embedder.embed_documents(split.texts, split.titles, progress=tick)
+        if split.texts
+        else np.zeros((0, dim), np.float32)
+    )
+    n_chunk_texts = len(split.chunks) if chunking.chunk_vectors == "embedded" else 0
+    sentence_vectors = vectors[n_chunk_texts:]
+    chunk_vectors = (
+        vectors[:n_chunk_texts]
+        if n_chunk_texts
+        else chunk_vectors_from_sentences(split.chunks, split.sentences, sentence_vectors)
+    )
+    return Embedded(
+        split.chunks,
+        split.sentences,
+        np.asarray(chunk_vectors, np.float32).reshape(len(split.chunks), dim),
+        np.asarray(sentence_vectors, np.float32).reshape(len(split.sentences), dim),
+    )
+
+
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -283,39 +282,19 @@ def _assemble(
         chunk_rows.append(old.chunk_vectors[old_chunk_rows])
         sentence_rows.append(old.sentence_vectors[old_sent_rows])
 
-    new_docs = [d for d_id, d in documents.items() if d_id not in reuse]
-    new_chunks: list[Chunk] = []
-    new_sents: list[SentenceRef] = []
-    for doc in new_docs:
-        doc_chunks = chunk_document(doc.doc_id, doc.text, chunking)
-        new_chunks.extend(doc_chunks)
-        spans = sorted({s for c in doc_chunks for s in c.sentences}, key=lambda s: s.start)
-        new_sents.extend(SentenceRef(doc.doc_id, s.start, s.end) for s in spans)
-    titles = {d.doc_id: d.meta.title for d in new_docs}
-    embed_chunks = chunking.chunk_vectors == "embedded"
-    chunk_texts = [c.text for c in new_chunks] if embed_chunks else []
-    texts = chunk_texts + [
-        sentence_in_context(documents[s.doc_id].text, s.start, s.end, chunking.sentence_context_chars)
-        for s in new_sents
-    ]
-    text_titles = [titles[c.doc_id] for c in new_chunks] if embed_chunks else []
-    text_titles += [titles[s.doc_id] for s in new_sents]
-    if texts:
-        tick, close = progress(len(texts)) if progress else (None, None)
+    split = split_documents([d for d_id, d in documents.items() if d_id not in reuse], chunking)
+    if split.texts:
+        tick, close = progress(len(split.texts)) if progress else (None, None)
         try:
-            vectors = embedder.embed_documents(texts, text_titles, progress=tick)
+            embedded = embed_split(split, embedder, chunking, tick)
         finally:
             if close:
                 close()
-        report.embedded_texts = len(texts)
-        new_sentence_vectors = vectors[len(chunk_texts) :]
-        if embed_chunks:
-            chunk_rows.append(vectors[: len(chunk_texts)])
-        else:
-            chunk_rows.append(chunk_vectors_from_sentences(new_chunks, new_sents, new_sentence_vectors))
-        sentence_rows.append(new_sentence_vectors)
-        chunks.extend(new_chunks)
-        sentences.extend(new_sents)
+        report.embedded_texts = len(split.texts)
+        chunk_rows.append(embedded.chunk_vectors)
+        sentence_rows.append(embedded.sentence_vectors)
+        chunks.extend(embedded.chunks)
+        sentences.extend(embedded.sentences)
 
     chunk_vectors = np.concatenate(chunk_rows) if chunk_rows else np.zeros((0, dim), np.float32)
     sentence_vectors = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, dim), np.float32)

