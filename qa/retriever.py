@@ -1,8 +1,8 @@
 """`CiteqaRetriever`: citeqa's retrieval as a LangChain `BaseRetriever`, for use in chains.
 
-It returns the passages `qa.pipeline.answer` retrieves for a query (dense, best-sentence and BM25
-rankings fused), as `Document`s whose metadata carry the passage's source file, title, date,
-publisher, language, fused score and chunk id. Nothing is re-implemented here: the retriever only
+It returns the passages `qa.pipeline.answer` retrieves for a query (chunks ranked by their best
+sentence's support), as `Document`s whose metadata carry the passage's source file, title, date,
+publisher, language, score and chunk id. Nothing is re-implemented here: the retriever only
 converts citeqa's passages to LangChain's documents.
 """
 
