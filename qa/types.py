@@ -18,7 +18,7 @@ class Passage:
     publisher: str | None
     language: str | None
     text: str
-    score: float  # fused retrieval score
+    score: float  # retrieval score: the support of the chunk's best sentence
     dense: float  # cosine similarity to the question
 
     def to_dict(self) -> dict[str, Any]:
