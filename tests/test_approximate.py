@@ -27,7 +27,6 @@ from vectorstore.indexer import build
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.stores.base import ArrayVectors
 
-
 #: Few hits, so that a window is a small part of this small collection (64 by default).
 HITS = 24
 
