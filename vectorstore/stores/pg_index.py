@@ -34,7 +34,7 @@ from vectorstore.indexer import Embedded, ProgressFactory, embed_split, fingerpr
 from vectorstore.settings import ChunkingSettings
 from vectorstore.store import FORMAT_VERSION, Fingerprint
 from vectorstore.stores.pg_connection import has_table, has_vector_extension, vector_extension_hint
-from vectorstore.stores.postgres import LOCK_NAMESPACE, TEXT_SEARCH_CONFIGS, PostgresStore
+from vectorstore.stores.postgres import LOCK_NAMESPACE, PostgresStore
 from vectorstore.types import Document
 
 _TABLES = ("citeqa_sentences", "citeqa_chunks", "citeqa_documents", "citeqa_manifest")
@@ -150,9 +150,6 @@ def _ensure_vector_extension(conn: psycopg.Connection[Any], store: PostgresStore
 
 
 def _schema(dim: int) -> list[sql.Composed]:
-    stemmed = sql.SQL(" || ").join(
-        sql.SQL("to_tsvector({}::regconfig, text)").format(sql.Literal(c)) for c in TEXT_SEARCH_CONFIGS
-    )
     statements = [
         """CREATE TABLE citeqa_manifest (
             only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -180,7 +177,6 @@ def _schema(dim: int) -> list[sql.Composed]:
             end_offset integer NOT NULL,
             sentences integer[] NOT NULL,
             embedding vector({dim}) NOT NULL,
-            lexemes tsvector GENERATED ALWAYS AS ({stemmed}) STORED,
             PRIMARY KEY (doc_id, ord))""",
         """CREATE TABLE citeqa_sentences (
             doc_id text NOT NULL REFERENCES citeqa_documents ON DELETE CASCADE,
@@ -193,9 +189,8 @@ def _schema(dim: int) -> list[sql.Composed]:
         "USING hnsw ((embedding::halfvec({dim})) halfvec_ip_ops)",
         "CREATE INDEX citeqa_sentences_hnsw ON citeqa_sentences "
         "USING hnsw ((embedding::halfvec({dim})) halfvec_ip_ops)",
-        "CREATE INDEX citeqa_chunks_lexemes ON citeqa_chunks USING gin (lexemes)",
     ]
-    return [sql.SQL(s).format(dim=sql.Literal(dim), stemmed=stemmed) for s in statements]
+    return [sql.SQL(s).format(dim=sql.Literal(dim)) for s in statements]
 
 
 @dataclass
