@@ -17,7 +17,7 @@ from qa.names import unknown_names, unknown_numbers
 from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
 from qa.types import Answer, Decision
-from qa.window import language_means, open_window
+from qa.window import language_means, one_thread, open_window
 from vectorstore.errors import BadQuestion, IndexEmpty
 from vectorstore.language import detect_language
 
@@ -138,12 +138,17 @@ def answer_from_vector(
     if engine.vectors.approximate:
         # Too many sentences to score them all: score those near the question's nearest ones.
         queries = np.stack([query_vector] if focus_vector is None else [query_vector, focus_vector])
-        window = open_window(
-            queries, engine.data, engine.evidence, engine.sentence_rows, engine.vectors, engine.hits
-        )
-        evidence, sentence_rows, chunk_vectors = window.evidence, window.sentence_rows, window.chunk_vectors
-        means = language_means(engine.vectors, evidence, queries)
-        scores = evidence.score(query_vector, window.vectors, settings.compose, focus_vector, means)
+        with one_thread():
+            window = open_window(
+                queries, engine.data, engine.evidence, engine.sentence_rows, engine.vectors, engine.hits
+            )
+            evidence, sentence_rows, chunk_vectors = (
+                window.evidence,
+                window.sentence_rows,
+                window.chunk_vectors,
+            )
+            means = language_means(engine.vectors, evidence, queries)
+            scores = evidence.score(query_vector, window.vectors, settings.compose, focus_vector, means)
     else:
         scores = evidence.score(query_vector, engine.data.sentence_vectors, settings.compose, focus_vector)
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000

@@ -13,9 +13,13 @@ composition use as they use the whole one.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from qa.evidence import FOLLOW_UP_SENTENCES, Evidence, LanguageMeans
 from vectorstore.store import IndexData
@@ -68,6 +72,21 @@ def open_window(
     chunk_list = np.array(sorted({int(evidence.sentence_chunk[r]) for r in core} | chunks), dtype=np.int64)
     chunk_vectors = dict(zip(chunk_list.tolist(), vectors.chunks(chunk_list), strict=True))
     return Window(rows, local_evidence, vectors.sentences(rows), local_rows, chunk_vectors)
+
+
+@cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run a window's small searches and products on one thread. BLAS and OpenMP would split each
+    across the cores, and on a busy machine their threads wait for each other longer than the work
+    takes: 85 ms a question instead of 25 with the load at 6 on 2 cores (README, Performance). The
+    limit is process-wide while it holds (15 µs to set and undo)."""
+    with _threadpools().limit(limits=1):
+        yield
 
 
 def language_means(vectors: Vectors, evidence: Evidence, queries: np.ndarray) -> LanguageMeans:

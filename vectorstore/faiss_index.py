@@ -4,8 +4,9 @@ Exact inner product for small collections; above a threshold an IVF index whose 
 `nprobe` at a time. Vectors are L2-normalised, so inner product is cosine similarity.
 
 Sentence vectors get their own approximate index above the threshold (`sentence_index`): IVF over 8-bit
-scalar-quantised codes, a quarter of the float32 vectors' memory, whose hits are rescored exactly from
-the float32 vectors (memory-mapped from disk). On 2 cores it builds several times faster than HNSW at the
+scalar-quantised codes, a quarter of the float32 vectors' memory (read into memory: mapped from the
+file, a search took three times as long), whose hits are rescored exactly from the float32 vectors
+(memory-mapped from disk). On 2 cores it builds several times faster than HNSW at the
 same recall (README, Performance; `benchmarks/ann.py`).
 """
 
@@ -127,8 +128,3 @@ def write(index: faiss.Index, path: Path) -> None:
 
 def read(path: Path) -> faiss.Index:
     return faiss.read_index(str(path))
-
-
-def read_mapped(path: Path) -> faiss.Index:
-    """An index whose codes stay in the file, paged in as searches touch them."""
-    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)

@@ -171,9 +171,14 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
         index_dir / files["sentences"],
         [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in data.sentences],
     )
-    np.save(index_dir / files["chunk_vectors"], data.chunk_vectors.astype(np.float32), allow_pickle=False)
+    # asarray: no second copy of vectors that are float32 already (or memory-mapped, at scale).
     np.save(
-        index_dir / files["sentence_vectors"], data.sentence_vectors.astype(np.float32), allow_pickle=False
+        index_dir / files["chunk_vectors"], np.asarray(data.chunk_vectors, np.float32), allow_pickle=False
+    )
+    np.save(
+        index_dir / files["sentence_vectors"],
+        np.asarray(data.sentence_vectors, np.float32),
+        allow_pickle=False,
     )
     faiss_index.write(data.faiss, index_dir / files["vectors"])
     approximate: dict[str, Any] = {}
@@ -363,7 +368,7 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
         chunk_vectors = np.load(files["chunk_vectors"], mmap_mode=mmap, allow_pickle=False)
         sentence_vectors = np.load(files["sentence_vectors"], mmap_mode=mmap, allow_pickle=False)
         index = faiss_index.read(files["vectors"])
-        sentence_index = faiss_index.read_mapped(files["sentence_ann"]) if approximate else None
+        sentence_index = faiss_index.read(files["sentence_ann"]) if approximate else None
         fingerprint = Fingerprint(
             manifest["model_id"],
             manifest["model_checksum"],

@@ -38,6 +38,8 @@ from vectorstore.stores.postgres import LOCK_NAMESPACE, PostgresStore
 from vectorstore.types import Document
 
 _TABLES = ("citeqa_sentences", "citeqa_chunks", "citeqa_documents", "citeqa_manifest")
+#: Vectors up to this size are stored in their row (a chunk's text beside it still fits an 8 kB page).
+INLINE_VECTOR_BYTES = 4096
 _SCHEMA_LOCK = 0  # second advisory-lock key of schema changes; documents use hashtext(doc_id)
 
 Tick = Callable[[int], None] | None
@@ -190,6 +192,14 @@ def _schema(dim: int) -> list[sql.Composed]:
         "CREATE INDEX citeqa_sentences_hnsw ON citeqa_sentences "
         "USING hnsw ((embedding::halfvec({dim})) halfvec_ip_ops)",
     ]
+    if dim * 4 <= INLINE_VECTOR_BYTES:
+        # Kept in the row, uncompressed: by default a vector over ~2 kB goes to the TOAST table, and
+        # reading a question's few hundred sentences then costs a second lookup per row (and an
+        # attempt to decompress what random floats never compress).
+        statements += [
+            f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"
+            for table in ("citeqa_chunks", "citeqa_sentences")
+        ]
     return [sql.SQL(s).format(dim=sql.Literal(dim)) for s in statements]
 
 
