@@ -10,9 +10,10 @@ are generated into a memory-mapped file, never held whole.
 Per store it measures the build (folder: the IVF-SQ8 sentence index, the chunk index and writing the
 generation; PostgreSQL: COPY of every row, then the two HNSW indexes, as a bulk load would), recall@10 of
 the sentence search against exact search over the same vectors, the search's p50/p95, the answering
-step's p50 (`answer_from_vector`: everything after the question's embedding) and this process's peak
-memory. One store per process, so each peak is its own; `--both` runs the folder, then PostgreSQL, and
-prints both. `--ingest` times `citeqa index` of the seeds with the real model into each store.
+step's p50 (`answer_from_vector`: everything after the question's embedding) and the peak memory of
+the process that loads the index and answers (a fresh one, after the build). `--both` runs the folder,
+then PostgreSQL, each in its own process, and prints both. `--ingest` times `citeqa index` of the seeds
+with the real model into each store.
 
     .venv/bin/python benchmarks/ann.py --chunks 1000000 --both --workdir /tmp/ann
     .venv/bin/python benchmarks/ann.py --ingest
@@ -275,14 +276,14 @@ def measure(engine: Any, queries: np.ndarray, exact: np.ndarray, answers: int) -
 def run_store(
     kind: str, chunks: int, workdir: Path, n_queries: int, answers: int, settings: StoreSettings
 ) -> dict[str, Any]:
-    from qa.engine import Engine
-    from vectorstore.settings import ChunkingSettings
-
+    """Generate and build in this process; load and answer in a fresh one (`--serve`), so that its
+    peak memory is the answering process's own, not the generator's."""
     mixture = Mixture.create(max(20, chunks * 4 // 500))
     started = time.perf_counter()
     data = synthetic(chunks, workdir, mixture)
     queries = mixture.sample(n_queries, DIM, seed=2)
-    exact = exact_top_k(data.sentence_vectors, queries, K)
+    np.save(workdir / "queries.npy", queries, allow_pickle=False)
+    np.save(workdir / "truth.npy", exact_top_k(data.sentence_vectors, queries, K), allow_pickle=False)
     result: dict[str, Any] = {
         "store": kind,
         "chunks": len(data.chunks),
@@ -290,42 +291,64 @@ def run_store(
         "documents": len(data.documents),
         "generate_s": round(time.perf_counter() - started, 1),
     }
-    embedder = SyntheticEmbedder(mixture)
-    server = None
+    server = workdir / "pg"
     if kind == "folder":
         result.update(build_folder(data, workdir / "index", settings))
-        del data
-        started = time.perf_counter()
-        from vectorstore.stores.folder import FolderStore
-
-        source: Any = FolderStore(workdir / "index", settings)
+        target = str(workdir / "index")
     else:
         from vectorstore.stores import pgserver
-        from vectorstore.stores.postgres import PostgresStore
 
-        server = workdir / "pg"
-        url = pgserver.start(server)
-        try:
-            result.update(build_postgres(data, url, settings))
-        except BaseException:
-            pgserver.stop(server)
-            raise
-        del data
-        started = time.perf_counter()
-        source = PostgresStore(url, settings)
+        target = pgserver.start(server)
     try:
-        engine = Engine.load(source, embedder, ChunkingSettings(), workdir)  # type: ignore[arg-type]
-        result["load_s"] = round(time.perf_counter() - started, 1)
-        result["approximate"] = engine.vectors.approximate
-        result.update(measure(engine, queries, exact, answers))
+        if kind == "postgres":
+            result.update(build_postgres(data, target, settings))
+        result["build_peak_rss_mb"] = round(peak_rss_mb())  # with the generator's mapped vector files
+        del data
+        command = [
+            sys.executable,
+            __file__,
+            "--serve",
+            target,
+            "--store",
+            kind,
+            "--topics",
+            str(len(mixture.centres)),
+        ]
+        command += ["--threshold", str(settings.approximate_threshold), "--answers", str(answers)]
+        command += ["--workdir", str(workdir)]
+        out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+        result.update(json.loads(out.strip().splitlines()[-1]))
     finally:
-        source.close()
-        if server is not None:
+        if kind == "postgres":
             from vectorstore.stores import pgserver
 
             pgserver.stop(server)
-    result["peak_rss_mb"] = round(peak_rss_mb())
     result["load_average"] = round(os.getloadavg()[0], 2)
+    return result
+
+
+def serve(
+    kind: str, target: str, workdir: Path, topics: int, answers: int, settings: StoreSettings
+) -> dict[str, Any]:
+    """Load the built index as `citeqa` would and measure the sentence search and the answering step."""
+    from qa.engine import Engine
+    from vectorstore.settings import ChunkingSettings
+    from vectorstore.stores.folder import FolderStore
+    from vectorstore.stores.postgres import PostgresStore
+
+    mixture = Mixture.create(topics)
+    started = time.perf_counter()
+    source: Any = FolderStore(Path(target), settings) if kind == "folder" else PostgresStore(target, settings)
+    try:
+        engine = Engine.load(source, SyntheticEmbedder(mixture), ChunkingSettings(), workdir)
+        result: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1)}
+        result["approximate"] = engine.vectors.approximate
+        queries = np.load(workdir / "queries.npy", allow_pickle=False)
+        truth = np.load(workdir / "truth.npy", allow_pickle=False)
+        result.update(measure(engine, queries, truth, answers))
+    finally:
+        source.close()
+    result["serve_peak_rss_mb"] = round(peak_rss_mb())
     return result
 
 
@@ -376,6 +399,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--answers", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None, help="where the vectors and indexes go")
+    parser.add_argument("--serve", default=None, help=argparse.SUPPRESS)  # the answering process
+    parser.add_argument("--topics", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument(
         "--threshold",
         type=int,
@@ -386,6 +411,10 @@ def main() -> None:
     if args.ingest:
         print(json.dumps(run_ingest()))
         return
+    settings = StoreSettings(approximate_threshold=args.threshold)
+    if args.serve:
+        print(json.dumps(serve(args.store, args.serve, args.workdir, args.topics, args.answers, settings)))
+        return
     if args.both:
         results = []
         for kind in ("folder", "postgres"):
@@ -394,7 +423,7 @@ def main() -> None:
             command += ["--threshold", str(args.threshold)]
             if args.workdir:
                 command += ["--workdir", str(args.workdir)]
-            out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
             results.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
         print(json.dumps(results))
@@ -402,7 +431,6 @@ def main() -> None:
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:  # removed afterwards, whatever happens
-        settings = StoreSettings(approximate_threshold=args.threshold)
         print(json.dumps(run_store(args.store, args.chunks, Path(tmp), args.queries, args.answers, settings)))
 
 

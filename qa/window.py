@@ -70,8 +70,9 @@ def open_window(
     rows = np.array(sorted(core | lenders), dtype=np.int64)
     local_evidence, local_rows = _restrict(evidence, rows, core, data)
     chunk_list = np.array(sorted({int(evidence.sentence_chunk[r]) for r in core} | chunks), dtype=np.int64)
-    chunk_vectors = dict(zip(chunk_list.tolist(), vectors.chunks(chunk_list), strict=True))
-    return Window(rows, local_evidence, vectors.sentences(rows), local_rows, chunk_vectors)
+    sentence_vectors, chunk_matrix = vectors.read(rows, chunk_list)
+    chunk_vectors = dict(zip(chunk_list.tolist(), chunk_matrix, strict=True))
+    return Window(rows, local_evidence, sentence_vectors, local_rows, chunk_vectors)
 
 
 @cache

@@ -99,6 +99,9 @@ class IndexData:
     manifest: dict[str, Any] = field(default_factory=dict)
     #: The approximate index of the sentence vectors, above the approximate threshold (else None).
     sentence_index: SentenceIndex | None = None
+    _sentence_row: dict[tuple[str, int], int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def sentence_languages(self) -> tuple[tuple[str, ...], np.ndarray]:
         """The document languages, sorted ('' for none), and each sentence's index into them."""
@@ -111,8 +114,10 @@ class IndexData:
         return tuple(codes), of
 
     def sentence_row(self) -> dict[tuple[str, int], int]:
-        """Map (doc_id, start) → sentence vector row."""
-        return {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+        """Map (doc_id, start) → sentence vector row (made once: at scale it is a large dict)."""
+        if self._sentence_row is None or len(self._sentence_row) != len(self.sentences):
+            self._sentence_row = {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+        return self._sentence_row
 
 
 def rebuild_hint(index_dir: Path) -> str:

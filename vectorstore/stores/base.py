@@ -61,6 +61,10 @@ class Vectors(ABC):
     def chunks(self, rows: np.ndarray) -> np.ndarray:
         """The chunk vectors of `rows` (ascending), shape (len(rows), d)."""
 
+    def read(self, sentence_rows: np.ndarray, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`sentences(sentence_rows)` and `chunks(chunk_rows)` together (one round trip to a server)."""
+        return self.sentences(sentence_rows), self.chunks(chunk_rows)
+
     @abstractmethod
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         """Per query (rows of `queries`), the rows of the `k` sentences with the highest inner product,

@@ -37,17 +37,44 @@ class PostgresVectors(Vectors):
         self._means: dict[str, tuple[np.ndarray, int]] | None = None
 
     def sentences(self, rows: np.ndarray) -> np.ndarray:
-        refs = [self.data.sentences[int(r)] for r in rows]
-        keys = [(s.doc_id, int(r) - self._sentence_first[s.doc_id]) for r, s in zip(rows, refs, strict=True)]
-        return self._read("citeqa_sentences", keys, [s.start for s in refs])
+        return self.read(rows, np.zeros(0, np.int64))[0]
 
     def chunks(self, rows: np.ndarray) -> np.ndarray:
-        chunks = [self.data.chunks[int(r)] for r in rows]
-        return self._read(
-            "citeqa_chunks",
-            [(c.doc_id, int(r) - self._chunk_first[c.doc_id]) for r, c in zip(rows, chunks, strict=True)],
-            [c.start for c in chunks],
+        return self.read(np.zeros(0, np.int64), rows)[1]
+
+    def read(self, sentence_rows: np.ndarray, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        refs = [self.data.sentences[int(r)] for r in sentence_rows]
+        chunks = [self.data.chunks[int(r)] for r in chunk_rows]
+        wanted = [
+            (
+                "citeqa_sentences",
+                [
+                    (x.doc_id, int(r) - self._sentence_first[x.doc_id])
+                    for r, x in zip(sentence_rows, refs, strict=True)
+                ],
+                [x.start for x in refs],
+            ),
+            (
+                "citeqa_chunks",
+                [
+                    (c.doc_id, int(r) - self._chunk_first[c.doc_id])
+                    for r, c in zip(chunk_rows, chunks, strict=True)
+                ],
+                [c.start for c in chunks],
+            ),
+        ]
+        with self.store.cursor() as conn:
+            self.store.register_vectors(conn)
+            with conn.pipeline():  # both queries in one round trip
+                cursors = [
+                    conn.cursor(binary=True).execute(_BY_RANGE.format(sql.Identifier(table)), _ranges(keys))
+                    for table, keys, _ in wanted
+                ]
+            found = [cur.fetchall() for cur in cursors]
+        sentence_vectors, chunk_vectors = (
+            self._fill(rows, keys, starts) for rows, (_, keys, starts) in zip(found, wanted, strict=True)
         )
+        return sentence_vectors, chunk_vectors
 
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
@@ -58,15 +85,19 @@ class PostgresVectors(Vectors):
             "ORDER BY (embedding::halfvec({dim})) <#> (%(q)s::halfvec({dim})) LIMIT %(fetch)s) AS hits "
             "ORDER BY embedding <#> %(q)s LIMIT %(k)s"
         ).format(dim=sql.Literal(self.dim))
-        with self.store.cursor() as conn, conn.transaction():
+        with self.store.cursor() as conn:
             self.store.register_vectors(conn)
-            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(ef_search(k)))
-            for i, query in enumerate(queries):
-                hits = conn.execute(statement, {"q": query, "k": k, "fetch": FETCH * k}).fetchall()
-                rows = [self._sentence_row.get((doc_id, start), -1) for doc_id, start in hits]
-                if -1 in rows:
-                    raise _changed(self.store)
-                out[i, : len(rows)] = rows
+            with conn.pipeline():  # the setting and every query in one round trip
+                # For the session: this store's connection is its own, and its other searches set it
+                # for their transaction (`PostgresStore._search`).
+                conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(ef_search(k)))
+                cursors = [conn.execute(statement, {"q": q, "k": k, "fetch": FETCH * k}) for q in queries]
+            found = [cur.fetchall() for cur in cursors]
+        for i, hits in enumerate(found):
+            rows = [self._sentence_row.get((doc_id, start), -1) for doc_id, start in hits]
+            if -1 in rows:
+                raise _changed(self.store)
+            out[i, : len(rows)] = rows
         return out
 
     def language_means(self) -> dict[str, tuple[np.ndarray, int]]:
@@ -83,30 +114,45 @@ class PostgresVectors(Vectors):
                     }
         return self._means
 
-    def _read(self, table: str, keys: Sequence[tuple[str, int]], starts: Sequence[int]) -> np.ndarray:
-        """The vectors of `table` at (doc_id, ord) `keys`, in order; their start offsets must be `starts`."""
+    def _fill(
+        self, rows: list[tuple[Any, ...]], keys: Sequence[tuple[str, int]], starts: Sequence[int]
+    ) -> np.ndarray:
+        """The vectors of `rows` (doc_id, ord, start offset, vector) in the order of `keys`; a row missing
+        or at another offset than `starts` says the database changed since the snapshot."""
         out = np.zeros((len(keys), self.dim), dtype=np.float32)
-        if not keys:
-            return out
-        with self.store.cursor() as conn:
-            self.store.register_vectors(conn)
-            with conn.cursor(binary=True) as cur:
-                cur.execute(
-                    sql.SQL(
-                        "SELECT k.i, t.start_offset, t.embedding FROM "
-                        "unnest(%s::text[], %s::int[]) WITH ORDINALITY AS k(doc_id, ord, i) "
-                        "JOIN {} t USING (doc_id, ord)"
-                    ).format(sql.Identifier(table)),
-                    ([d for d, _ in keys], [o for _, o in keys]),
-                )
-                rows: list[tuple[Any, ...]] = cur.fetchall()
+        position = {key: i for i, key in enumerate(keys)}
         if len(rows) != len(keys):
             raise _changed(self.store)
-        for i, start, vector in rows:
-            if start != starts[i - 1]:
+        for doc_id, ord_, start, vector in rows:
+            i = position.get((doc_id, ord_))
+            if i is None or start != starts[i]:
                 raise _changed(self.store)
-            out[i - 1] = vector.to_numpy()
+            out[i] = vector.to_numpy()
         return out
+
+
+#: The rows of a table in runs of positions (doc_id, first ord, last ord) given as three arrays: a window
+#: is whole chunks, so a few runs instead of a lookup per row (and neighbouring rows share pages).
+_BY_RANGE = sql.SQL(
+    "SELECT t.doc_id, t.ord, t.start_offset, t.embedding FROM "
+    "unnest(%s::text[], %s::int[], %s::int[]) AS k(doc_id, lo, hi) "
+    "JOIN {} t ON t.doc_id = k.doc_id AND t.ord BETWEEN k.lo AND k.hi"
+)
+
+
+def _ranges(keys: Sequence[tuple[str, int]]) -> tuple[list[str], list[int], list[int]]:
+    """`keys` (doc_id, ord) as runs of consecutive positions in one document."""
+    docs: list[str] = []
+    lows: list[int] = []
+    highs: list[int] = []
+    for doc_id, ord_ in sorted(keys):
+        if docs and docs[-1] == doc_id and highs[-1] == ord_ - 1:
+            highs[-1] = ord_
+        else:
+            docs.append(doc_id)
+            lows.append(ord_)
+            highs.append(ord_)
+    return docs, lows, highs
 
 
 def _first_rows(doc_ids: Any) -> dict[str, int]:
