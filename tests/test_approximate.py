@@ -22,7 +22,7 @@ from qa.settings import ComposeSettings, Settings
 from qa.window import language_means, open_window
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEmbedder
-from vectorstore import store
+from vectorstore import faiss_index, store
 from vectorstore.indexer import build
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.stores.base import ArrayVectors
@@ -56,7 +56,9 @@ def _index(tmp_path: Path, name: str, threshold: int) -> Path:
         index,
         embedder=FakeEmbedder(),
         chunking=ChunkingSettings(),
-        store_settings=StoreSettings(approximate_threshold=threshold),
+        # Every list visited: on 341 sentences the share that suits millions would leave the window
+        # logic, which these tests check, to the luck of an 8-list index (recall: benchmarks/ann.py).
+        store_settings=StoreSettings(approximate_threshold=threshold, sentence_probe_share=1.0),
     )
     return index
 
@@ -76,6 +78,7 @@ def test_above_the_threshold_the_folder_keeps_an_ann_index_and_maps_its_vectors(
     assert ann.vectors.approximate
     recorded = ann.data.manifest["sentence_index"]
     assert recorded["kind"] == "ivf-sq8" and recorded["ntotal"] == len(ann.data.sentences)
+    assert recorded["nprobe"] == recorded["nlist"] == 8  # sqrt(341) lists, but 40 training points each
     assert recorded["faiss_version"] and set(recorded["language_means"]) == {"de", "nl"}
     assert isinstance(ann.data.sentence_vectors, np.memmap)
     assert np.array_equal(np.asarray(ann.data.sentence_vectors), exact.data.sentence_vectors)
@@ -131,3 +134,17 @@ def test_an_index_whose_ann_file_was_swapped_is_refused(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(store.IndexCorrupt, match="changed since it was written"):
         store.load(index)
+
+
+def test_the_sentence_index_visits_its_share_of_sqrt_n_lists_and_ranks_hits_exactly() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((5_003, 48)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert faiss_index.sentence_index(vectors, StoreSettings(approximate_threshold=5_003)) is None
+    index = faiss_index.sentence_index(vectors, StoreSettings(approximate_threshold=100))
+    assert index is not None and (index.nlist, index.nprobe) == (70, 9)  # sqrt(5003), 1/8 of them
+    index.nprobe = index.nlist  # every list: only the 8-bit codes stand between it and exact search
+    queries = vectors[[0, 17, 4_999]] + 0.05 * rng.standard_normal((3, 48)).astype(np.float32)
+    found = faiss_index.nearest_rescored(index, vectors, queries, 7, 14)
+    exact = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :7]
+    assert np.array_equal(found, exact)

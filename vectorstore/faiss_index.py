@@ -49,8 +49,9 @@ def sentence_index(vectors: np.ndarray, settings: StoreSettings) -> faiss.Index 
     """An approximate index over sentence `vectors` (n, d), row i = id i; None at or below the
     settings' approximate threshold, where every sentence is scored exactly anyway.
 
-    sqrt(n) lists (each then holds about sqrt(n) codes), at least 39 training points per list; `vectors`
-    may be a memory map: it is read in blocks, never copied whole.
+    sqrt(n) lists (each then holds about sqrt(n) codes), at least 39 training points per list, and a
+    share of the lists visited per query (`sentence_probe_share`); `vectors` may be a memory map: it is
+    read in blocks, never copied whole.
     """
     n, dim = vectors.shape
     if n <= settings.approximate_threshold:
@@ -65,7 +66,7 @@ def sentence_index(vectors: np.ndarray, settings: StoreSettings) -> faiss.Index 
     index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
     for start in range(0, n, _ADD_BLOCK):
         index.add(np.ascontiguousarray(vectors[start : start + _ADD_BLOCK], dtype=np.float32))
-    index.nprobe = min(settings.nprobe, nlist)
+    index.nprobe = max(1, min(nlist, math.ceil(settings.sentence_probe_share * nlist)))
     return index
 
 
