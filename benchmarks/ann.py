@@ -273,6 +273,34 @@ def measure(engine: Any, queries: np.ndarray, exact: np.ndarray, answers: int) -
     }
 
 
+def search_only(engine: Any, queries: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    found, times = [], []
+    for query in queries:
+        started = time.perf_counter()
+        found.append(engine.vectors.nearest(query, K)[0])
+        times.append((time.perf_counter() - started) * 1000)
+    return round(recall_at_k(np.stack(found), truth), 4), round(percentile(times, 50), 2)
+
+
+def sweep(engine: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Recall@10 and search p50 as the index's search breadth varies: the folder's lists visited
+    (nprobe), PostgreSQL's HNSW candidate list (ef_search)."""
+    out = {}
+    index = getattr(engine.vectors, "data", None) and engine.vectors.data.sentence_index
+    if index is not None:
+        default = index.nprobe
+        for share in (16, 8, 4):
+            index.nprobe = max(1, index.nlist // share)
+            out[f"nprobe={index.nprobe}/{index.nlist}"] = search_only(engine, queries, truth)
+        index.nprobe = default
+    elif hasattr(engine.vectors, "ef_search"):
+        for ef in (100, 200, 400, 800):
+            engine.vectors.ef_search = ef
+            out[f"ef_search={ef}"] = search_only(engine, queries, truth)
+        engine.vectors.ef_search = None
+    return out
+
+
 def run_store(
     kind: str, chunks: int, workdir: Path, n_queries: int, answers: int, settings: StoreSettings
 ) -> dict[str, Any]:
@@ -346,6 +374,7 @@ def serve(
         queries = np.load(workdir / "queries.npy", allow_pickle=False)
         truth = np.load(workdir / "truth.npy", allow_pickle=False)
         result.update(measure(engine, queries, truth, answers))
+        result["sweep"] = sweep(engine, queries, truth)
     finally:
         source.close()
     result["serve_peak_rss_mb"] = round(peak_rss_mb())

@@ -35,6 +35,7 @@ class PostgresVectors(Vectors):
         self._sentence_first = _first_rows(s.doc_id for s in data.sentences)
         self._chunk_first = _first_rows(c.doc_id for c in data.chunks)
         self._means: dict[str, tuple[np.ndarray, int]] | None = None
+        self.ef_search: int | None = None  # HNSW's candidate list; None: `postgres.ef_search(k)`
 
     def sentences(self, rows: np.ndarray) -> np.ndarray:
         return self.read(rows, np.zeros(0, np.int64))[0]
@@ -90,7 +91,7 @@ class PostgresVectors(Vectors):
             with conn.pipeline():  # the setting and every query in one round trip
                 # For the session: this store's connection is its own, and its other searches set it
                 # for their transaction (`PostgresStore._search`).
-                conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(ef_search(k)))
+                conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(self.ef_search or ef_search(k)))
                 cursors = [conn.execute(statement, {"q": q, "k": k, "fetch": FETCH * k}) for q in queries]
             found = [cur.fetchall() for cur in cursors]
         for i, hits in enumerate(found):
