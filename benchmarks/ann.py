@@ -381,7 +381,7 @@ def serve(
     return result
 
 
-def run_ingest() -> dict[str, Any]:
+def run_ingest(attempts: int) -> dict[str, Any]:
     """`index` of the seeds with the real model into a folder and into PostgreSQL, each from scratch."""
     from qa.settings import Settings
     from vectorstore.embedding import SentenceTransformerEmbedder
@@ -397,7 +397,7 @@ def run_ingest() -> dict[str, Any]:
         url = pgserver.start(Path(tmp) / "pg")
         try:
             times: dict[str, list[float]] = {"folder": [], "postgres": []}
-            for attempt in range(2):  # alternately, so a busy moment does not land on one store only
+            for attempt in range(attempts):  # alternately: a busy moment does not land on one store only
                 for kind in ("folder", "postgres"):
                     store: Any = (
                         FolderStore(Path(tmp) / f"index{attempt}", StoreSettings())
@@ -425,6 +425,7 @@ def main() -> None:
     parser.add_argument("--store", choices=("folder", "postgres"), default="folder")
     parser.add_argument("--both", action="store_true", help="the folder, then PostgreSQL, in two processes")
     parser.add_argument("--ingest", action="store_true", help="time indexing the seeds into each store")
+    parser.add_argument("--attempts", type=int, default=2, help="--ingest: pairs of runs (the best counts)")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--answers", type=int, default=100)
     parser.add_argument("--workdir", type=Path, default=None, help="where the vectors and indexes go")
@@ -438,7 +439,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.ingest:
-        print(json.dumps(run_ingest()))
+        print(json.dumps(run_ingest(args.attempts)))
         return
     settings = StoreSettings(approximate_threshold=args.threshold)
     if args.serve:
