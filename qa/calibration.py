@@ -21,6 +21,7 @@ import numpy as np
 
 from qa.settings import ComposeSettings
 from vectorstore.embedding import Embedder
+from vectorstore.stores.base import Vectors
 
 #: Questions no ordinary document collection is about, a third in each supported language. A probe that
 #: happens to be on topic for a collection only moves the upper tail, which the bar does not use.
@@ -107,6 +108,26 @@ def calibrate(sentence_vectors: np.ndarray, usable: np.ndarray, probe_vectors: n
     if quotable.shape[0] == 0:
         return Calibration(np.zeros(0, np.float32))
     return Calibration((quotable @ probe_vectors.T).max(axis=0).astype(np.float32))
+
+
+def calibrate_nearest(
+    vectors: Vectors, usable: np.ndarray, probe_vectors: np.ndarray, hits: int
+) -> Calibration:
+    """As `calibrate`, from each probe's `hits` nearest sentences in an approximate index (an index
+    too large to compare every sentence with every probe): the best quotable one among them."""
+    found = vectors.nearest(probe_vectors, hits)
+    rows = np.unique(found[found >= 0])
+    rows = rows[usable[rows]]
+    if rows.size == 0:
+        return Calibration(np.zeros(0, np.float32))
+    scores = vectors.sentences(rows) @ probe_vectors.T  # (rows, probes)
+    local = {int(r): i for i, r in enumerate(rows)}
+    best = np.full(len(probe_vectors), -1.0, dtype=np.float32)
+    for p, row in enumerate(found):
+        mine = [local[int(r)] for r in row if int(r) in local]
+        if mine:
+            best[p] = scores[mine, p].max()
+    return Calibration(best)
 
 
 def probe_vectors(embedder: Embedder, cache_dir: Path) -> np.ndarray:

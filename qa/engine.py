@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from qa.calibration import Calibration, calibrate, probe_vectors
+from qa.calibration import Calibration, calibrate, calibrate_nearest, probe_vectors
 from qa.evidence import Evidence
 from qa.names import Vocabulary
 from qa.settings import Settings
@@ -24,7 +24,7 @@ from vectorstore.embedding import Embedder, SentenceTransformerEmbedder
 from vectorstore.errors import IndexCorrupt
 from vectorstore.settings import StoreSettings, default_cache_dir
 from vectorstore.store import Fingerprint, IndexData
-from vectorstore.stores.base import Store
+from vectorstore.stores.base import Store, Vectors
 from vectorstore.stores.factory import open_store
 from vectorstore.stores.folder import FolderStore
 
@@ -39,13 +39,18 @@ class Engine:
     vocabulary: Vocabulary
     store: Store
     generation: str
+    vectors: Vectors  # all in memory, or read per question above the approximate threshold
     cache_dir: Path | None = None  # where the calibration probes' vectors are kept
+    #: Nearest sentences a question (and its focus) starts from when `vectors.approximate`.
+    hits: int = 64
 
     @cached_property
     def calibration(self) -> Calibration:
         """The collection's refusal calibration, measured on first use (it needs the model)."""
         cache = self.cache_dir or self.index_dir or default_cache_dir()
         probes = probe_vectors(self.embedder, cache)
+        if self.vectors.approximate:
+            return calibrate_nearest(self.vectors, self.evidence.usable, probes, self.hits)
         return calibrate(self.data.sentence_vectors, self.evidence.usable, probes)
 
     @classmethod
@@ -55,6 +60,7 @@ class Engine:
         embedder: Embedder,
         chunking: ChunkingSettings,
         cache_dir: Path | None = None,
+        hits: int = 64,
     ) -> Engine:
         """Load the index from a store (or an index folder) for answering with `embedder`."""
         store = FolderStore(source, StoreSettings()) if isinstance(source, Path) else source
@@ -78,7 +84,9 @@ class Engine:
             vocabulary=Vocabulary(d.text for d in data.documents.values()),
             store=store,
             generation=generation,
+            vectors=store.vectors(data),
             cache_dir=cache_dir,
+            hits=hits,
         )
 
     @property
@@ -118,6 +126,7 @@ def store_key(settings: Settings) -> str:
 def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
     """The process-wide Engine for these settings, reloaded when the index in the store changes."""
     key = (store_key(settings), settings.embedding.model, settings.embedding.dimension)
+    hits = settings.retrieval.approximate_hits
     with _lock:
         engine = _engines.get(key)
         if engine is not None and engine.generation == engine.store.generation():
@@ -132,12 +141,12 @@ def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
         try:
             before = store.generation()
             try:
-                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir)
+                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir, hits)
             except IndexCorrupt:
                 # A build swapped in a new generation (and pruned this one's files) while it was read.
                 if store.generation() == before:
                     raise
-                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir)
+                engine = Engine.load(store, embedder, settings.chunking, settings.cache_dir, hits)
         except BaseException:
             if key not in _engines:
                 store.close()

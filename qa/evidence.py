@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -18,8 +19,6 @@ from qa.settings import ComposeSettings
 from vectorstore.store import IndexData
 
 MIN_WORDS = 3
-#: Sentences before an interviewer's question that its answer may take its topic from.
-FOLLOW_UP_SENTENCES = 3
 #: Sentences before an interviewer's question that its answer may take its topic from.
 FOLLOW_UP_SENTENCES = 3
 _LETTER_WORD = re.compile(r"[^\W\d_]+")
@@ -48,6 +47,16 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class LanguageMeans:
+    """The collection's mean sentence vector per document language (in `Evidence.language_codes` order)
+    and over all sentences, with the query vectors (columns) they are compared with."""
+
+    vectors: np.ndarray  # (languages, d)
+    overall: np.ndarray  # (d,)
+    queries: np.ndarray  # (d, q)
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Per-sentence arrays derived once from an index."""
 
@@ -59,6 +68,8 @@ class Evidence:
     positions: np.ndarray  # ...and how far into the answer paragraph they stand (0, 1, ...)
     languages: tuple[np.ndarray, ...] = ()  # masks of the sentences in each document language
     previous: np.ndarray | None = None  # row of the sentence before, in the same document (or itself)
+    language_codes: tuple[str, ...] = ()  # the languages of `languages`, in order
+    language_of: np.ndarray | None = None  # int per sentence: its index into `language_codes`
 
     @classmethod
     def from_index(cls, data: IndexData) -> Evidence:
@@ -87,8 +98,8 @@ class Evidence:
             ],
             dtype=np.int64,
         ).reshape(len(asked), FOLLOW_UP_SENTENCES)
-        language = np.array([data.documents[s.doc_id].meta.language or "" for s in data.sentences])
-        groups = tuple(language == code for code in sorted(set(language.tolist())))
+        codes, language_of = data.sentence_languages()
+        groups = tuple(language_of == i for i in range(len(codes)))
         previous = np.array(
             [
                 i - 1 if i > 0 and data.sentences[i - 1].doc_id == s.doc_id else i
@@ -96,7 +107,32 @@ class Evidence:
             ],
             dtype=np.int64,
         )
-        return cls(usable.reshape(n), sentence_chunk, answers, asked, before, positions, groups, previous)
+        return cls(
+            usable.reshape(n),
+            sentence_chunk,
+            answers,
+            asked,
+            before,
+            positions,
+            groups,
+            previous,
+            codes,
+            language_of,
+        )
+
+    @cached_property
+    def answer_index(self) -> dict[int, int]:
+        """Row of an interview answer → its index in `answer_rows`."""
+        return {int(row): i for i, row in enumerate(self.answer_rows)}
+
+    @cached_property
+    def answers_lent_by(self) -> dict[int, list[int]]:
+        """Row of a question, or of a sentence just before one → the answer rows it lends its topic to."""
+        lent: dict[int, list[int]] = {}
+        for i, row in enumerate(self.answer_rows):
+            for lender in {int(self.asked_rows[i]), *map(int, self.before_asked[i])}:
+                lent.setdefault(lender, []).append(int(row))
+        return lent
 
     def score(
         self,
@@ -104,6 +140,7 @@ class Evidence:
         sentence_vectors: np.ndarray,
         settings: ComposeSettings,
         focus_vector: np.ndarray | None = None,
+        means: LanguageMeans | None = None,
     ) -> Scores:
         """Every sentence's evidence for the question, and for its blend with the question's focus
         (the question without the names that only say where to look, see `qa.focus`), from one scan
@@ -113,12 +150,14 @@ class Evidence:
         of Istanbul, so its answer is about Istanbul though it never names it. For the blend its topic
         is the best whole-question similarity of itself, the question it answers and the sentences
         before that question; what it says is still judged by its own similarity to the focus.
-        Without a focus (or with no weight on it) the blend is the support.
+        Without a focus (or with no weight on it) the blend is the support. `means` are the whole
+        collection's mean sentence vectors when `sentence_vectors` are only some of its sentences (see
+        `qa.window`).
         """
         queries = query_vector[:, None] if focus_vector is None else np.stack([query_vector, focus_vector], 1)
         raw = sentence_vectors @ queries
         best_own = float(raw[self.usable, 0].max()) if self.usable.any() else float("-inf")
-        both = self._centred(raw, settings)
+        both = self._centred(raw, settings, means)
         whole = both[:, 0]
         support = self._from_similarity(whole, settings)
         w = settings.focus_weight
@@ -134,20 +173,28 @@ class Evidence:
             scores[rows] = np.where(self.usable[rows], np.maximum(scores[rows], inherited), -np.inf)
         return Scores(support, scores, best_own)
 
-    def _centred(self, similarity: np.ndarray, settings: ComposeSettings) -> np.ndarray:
+    def _centred(
+        self, similarity: np.ndarray, settings: ComposeSettings, means: LanguageMeans | None = None
+    ) -> np.ndarray:
         """Similarities (one column per query) less a share of their language's excess over the
         collection's mean.
 
         A question scores higher on text in its own language whatever the text says: a Dutch question
         ranked the Dutch interview above the German report that answers it. The mean similarity of
         the question to all sentences of a language estimates that bonus; `language_centring` of it is
-        taken off. A collection in one language is left as it is.
+        taken off. A collection in one language is left as it is. The mean of the similarities is the
+        similarity to the mean vector, so with `means` the sentences scored need not be all of them.
         """
         share = settings.language_centring
         if share == 0 or len(self.languages) < 2 or similarity.size == 0:
             return similarity
-        overall = similarity.mean(axis=0)
         out = similarity.astype(np.float32, copy=True)
+        if means is not None:
+            overall = means.overall @ means.queries
+            for mask, mean in zip(self.languages, means.vectors, strict=True):
+                out[mask] -= share * (mean @ means.queries - overall)
+            return out
+        overall = similarity.mean(axis=0)
         for mask in self.languages:
             out[mask] -= share * (similarity[mask].mean(axis=0) - overall)
         return out

@@ -17,6 +17,7 @@ from qa.names import unknown_names, unknown_numbers
 from qa.retrieval import evidence_passages, retrieve
 from qa.settings import Settings
 from qa.types import Answer, Decision
+from qa.window import language_means, one_thread, open_window
 from vectorstore.errors import BadQuestion, IndexEmpty
 from vectorstore.language import detect_language
 
@@ -133,16 +134,33 @@ def answer_from_vector(
     timings = {} if timings is None else timings
     language = prompts.ui_language(detect_language(question))
     t0 = time.perf_counter()
-    scores = engine.evidence.score(query_vector, engine.data.sentence_vectors, settings.compose, focus_vector)
+    evidence, sentence_rows, chunk_vectors = engine.evidence, engine.sentence_rows, None
+    if engine.vectors.approximate:
+        # Too many sentences to score them all: score those near the question's nearest ones.
+        queries = np.stack([query_vector] if focus_vector is None else [query_vector, focus_vector])
+        with one_thread():
+            window = open_window(
+                queries, engine.data, engine.evidence, engine.sentence_rows, engine.vectors, engine.hits
+            )
+            evidence, sentence_rows, chunk_vectors = (
+                window.evidence,
+                window.sentence_rows,
+                window.chunk_vectors,
+            )
+            means = language_means(engine.vectors, evidence, queries)
+            scores = evidence.score(query_vector, window.vectors, settings.compose, focus_vector, means)
+    else:
+        scores = evidence.score(query_vector, engine.data.sentence_vectors, settings.compose, focus_vector)
     timings["sentence_scores"] = (time.perf_counter() - t0) * 1000
     passages = retrieve(
         query_vector,
         engine.data,
         scores.sentences,
-        engine.evidence.sentence_chunk,
+        evidence.sentence_chunk,
         settings.retrieval,
         k,
         timings,
+        chunk_vectors,
     )
     t1 = time.perf_counter()
     sources = evidence_passages(
@@ -150,13 +168,14 @@ def answer_from_vector(
         engine.data,
         engine.chunk_rows,
         scores.support,
-        engine.evidence.sentence_chunk,
+        evidence.sentence_chunk,
         query_vector,
         settings.compose.top_passages,
         settings.compose.top_sentences,
+        chunk_vectors,
     )
     ranked = candidates(
-        scores.sentences, sources, engine.data, engine.chunk_rows, engine.sentence_rows, scores.support
+        scores.sentences, sources, engine.data, engine.chunk_rows, sentence_rows, scores.support
     )
     decision = relevance(question, scores.best_own, engine, settings)
     result = compose(question, language, ranked, settings.compose, decision)

@@ -8,6 +8,7 @@ Evaluation), so neither is used.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -15,9 +16,20 @@ from qa.settings import RetrievalSettings
 from qa.types import Passage
 from vectorstore.store import IndexData
 
+ChunkVectors = np.ndarray | Mapping[int, np.ndarray]
 
-def passage_at(data: IndexData, row: int, rank: int, score: float, query_vector: np.ndarray) -> Passage:
-    """Chunk `row` as a Passage with its document's metadata."""
+
+def passage_at(
+    data: IndexData,
+    row: int,
+    rank: int,
+    score: float,
+    query_vector: np.ndarray,
+    chunk_vectors: ChunkVectors | None = None,
+) -> Passage:
+    """Chunk `row` as a Passage with its document's metadata; its vector comes from `chunk_vectors`
+    (by row), by default the index's."""
+    vectors = data.chunk_vectors if chunk_vectors is None else chunk_vectors
     chunk = data.chunks[row]
     meta = data.documents[chunk.doc_id].meta
     return Passage(
@@ -30,7 +42,7 @@ def passage_at(data: IndexData, row: int, rank: int, score: float, query_vector:
         language=meta.language,
         text=chunk.text,
         score=score,
-        dense=float(data.chunk_vectors[row] @ query_vector),
+        dense=float(vectors[row] @ query_vector),
     )
 
 
@@ -43,6 +55,7 @@ def evidence_passages(
     query_vector: np.ndarray,
     top_passages: int,
     top_sentences: int,
+    chunk_vectors: ChunkVectors | None = None,
 ) -> list[Passage]:
     """Where quotes may come from: the first `top_passages` passages, plus the chunks of the
     `top_sentences` best sentences anywhere (a precise sentence in a chunk that ranked low as a whole)."""
@@ -52,7 +65,8 @@ def evidence_passages(
         row = int(sentence_chunk[i])
         if np.isfinite(sentence_scores[i]) and row not in rows:
             rows.add(row)
-            chosen.append(passage_at(data, row, len(passages) + len(chosen) + 1, 0.0, query_vector))
+            rank = len(passages) + len(chosen) + 1
+            chosen.append(passage_at(data, row, rank, 0.0, query_vector, chunk_vectors))
     return chosen
 
 
@@ -64,11 +78,13 @@ def retrieve(
     settings: RetrievalSettings,
     k: int | None = None,
     timings: dict[str, float] | None = None,
+    chunk_vectors: ChunkVectors | None = None,
 ) -> list[Passage]:
     """The top-`k` passages: the chunks of the best-scoring sentences, best first.
 
     `sentence_scores` are the evidence scores of all sentences (see `qa.evidence`), `sentence_chunk`
-    the chunk row of each sentence; a passage's score is its best sentence's.
+    the chunk row of each sentence; a passage's score is its best sentence's. Both may cover only
+    some of the sentences (a question's window, see `qa.window`).
     """
     k = k or settings.k
     t0 = time.perf_counter()
@@ -78,7 +94,8 @@ def retrieve(
             break
         rows.setdefault(int(sentence_chunk[i]), float(sentence_scores[i]))
     passages = [
-        passage_at(data, row, rank, score, query_vector) for rank, (row, score) in enumerate(rows.items(), 1)
+        passage_at(data, row, rank, score, query_vector, chunk_vectors)
+        for rank, (row, score) in enumerate(rows.items(), 1)
     ]
     if timings is not None:
         timings["ranking"] = (time.perf_counter() - t0) * 1000

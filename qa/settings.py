@@ -20,6 +20,12 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     k: int = Field(5, ge=1, le=50, description="Passages retrieved and shown per question.")
+    approximate_hits: int = Field(
+        64,
+        ge=1,
+        description="Above store.approximate_threshold sentences: the nearest sentences the question and "
+        "its focus each start from; their chunks' sentences are then scored exactly (see qa.window).",
+    )
 
 
 class ComposeSettings(BaseModel):

@@ -15,8 +15,12 @@ import numpy as np
 import psycopg
 import pytest
 
+from qa.engine import Engine
+from qa.pipeline import answer_from_vector, embed_question
+from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEmbedder
+from tests.test_approximate import HITS, essence, gold_questions
 from vectorstore.errors import IndexMismatch, IndexNotBuilt
 from vectorstore.indexer import fingerprint_for
 from vectorstore.settings import ChunkingSettings, StoreSettings
@@ -87,7 +91,7 @@ def test_postgres_holds_exactly_the_index_the_folder_holds(
         }
     assert kinds["embedding"] == "vector(64)"
     assert any("hnsw" in d and "halfvec_ip_ops" in d and "citeqa_sentences" in d for d in indexes)
-    assert any("gin (lexemes)" in d for d in indexes)
+    assert not any("gin" in d for d in indexes), "no lexical index: BM25 went with issue 14"
     pg.close()
 
 
@@ -155,7 +159,7 @@ def test_vector_search_in_the_database_matches_brute_force(
 ) -> None:
     pg = _pg(pg_url, approximate_threshold=threshold)
     pg.index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
-    data = pg.load()
+    data = _pg(pg_url).load()  # every vector (above its threshold `pg` loads none)
     rng = np.random.default_rng(7)
     found = expected = 0
     for _ in range(10):
@@ -179,17 +183,30 @@ def test_vector_search_in_the_database_matches_brute_force(
     pg.close()
 
 
-def test_lexical_search_uses_postgres_dutch_german_and_english_stemmers(pg_url: str, tmp_path: Path) -> None:
-    docs = _documents(tmp_path / "docs", 3)
-    (docs / "de.txt").write_text("Brücken\n\nDie Brücken über den Rhein wurden erneuert.\n", encoding="utf-8")
-    pg = _pg(pg_url)
-    pg.index([docs], embedder=FakeEmbedder(), chunking=ChunkingSettings())
-    data = pg.load()
-    by_id = {c.id: c for c in data.chunks}
-    hits = pg.search_lexical("Welche Brücke wurde erneuert?", 5)
-    assert hits and by_id[hits[0].chunk_id].doc_id == "de.txt"
-    assert {by_id[h.chunk_id].doc_id for h in pg.search_lexical("the guild of masons 1", 5)} >= {"doc01.txt"}
-    assert pg.search_lexical("?! …", 5) == []  # no words, no query
+def test_above_the_threshold_answers_read_only_their_window_and_match_the_exact_scan(
+    pg_url: str, collection: Path, tmp_path: Path
+) -> None:
+    """Every gold question on the seeds: the same answer from the folder's exact scan and from a
+    PostgreSQL index over its threshold, which holds no vector in memory and reads each question's."""
+    pg = _pg(pg_url, approximate_threshold=1)
+    pg.index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    ann = Engine.load(pg, FakeEmbedder(), ChunkingSettings(), tmp_path, HITS)
+    assert ann.vectors.approximate and ann.data.sentence_vectors.shape[0] == 0
+    assert ann.data.chunk_vectors.shape[0] == 0
+    folder = FolderStore(tmp_path / "index", StoreSettings())
+    folder.index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    exact = Engine.load(folder, FakeEmbedder(), ChunkingSettings(), tmp_path)
+    assert not exact.vectors.approximate
+    settings = Settings()
+    for question in gold_questions():
+        query, focus = embed_question(question, exact)
+        expected = answer_from_vector(question, query, exact, settings, focus_vector=focus)
+        got = answer_from_vector(question, query, ann, settings, focus_vector=focus)
+        assert essence(got) == essence(expected), question
+        assert [p.dense for p in got.passages] == pytest.approx(
+            [p.dense for p in expected.passages], abs=1e-5
+        )
+    np.testing.assert_allclose(ann.calibration.probe_scores, exact.calibration.probe_scores, atol=1e-5)
     pg.close()
 
 

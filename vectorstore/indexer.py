@@ -306,4 +306,5 @@ def _assemble(
         chunk_vectors=chunk_vectors.astype(np.float32),
         sentence_vectors=sentence_vectors.astype(np.float32),
         faiss=faiss_index.build_index(chunk_vectors.astype(np.float32), store_settings),
+        sentence_index=faiss_index.sentence_index(sentence_vectors, store_settings),
     )

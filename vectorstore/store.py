@@ -9,6 +9,10 @@ Layout of an index folder (no pickle anywhere; numpy arrays are saved with allow
     chunk_vectors-<gen>.npy       float32 (n_chunks, dim), kept so unchanged documents are never re-embedded
     sentence_vectors-<gen>.npy    float32 (n_sentences, dim)
     vectors-<gen>.faiss           faiss.write_index of the chunk vectors
+    sentence_ann-<gen>.faiss      only above `store.approximate_threshold` sentences: their approximate
+                                  index (`faiss_index.sentence_index`); the vector files are then
+                                  memory-mapped when loaded, and the manifest records what built the
+                                  index and each document language's mean sentence vector
 
 A build writes a new generation beside the old one and only then replaces `manifest.json`, so a build
 killed at any point leaves the previous index readable. The manifest records each file's size and
@@ -24,7 +28,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import faiss
 import numpy as np
@@ -37,7 +41,15 @@ from vectorstore.types import Chunk, DocMeta, Document
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _PARTS = ("documents", "chunks", "sentences", "chunk_vectors", "sentence_vectors", "vectors")
-_SUFFIX = {"documents": ".jsonl", "chunks": ".jsonl", "sentences": ".jsonl", "vectors": ".faiss"}
+#: Written only when the index has one (see `IndexData.sentence_index`).
+_OPTIONAL = ("sentence_ann",)
+_SUFFIX = {
+    "documents": ".jsonl",
+    "chunks": ".jsonl",
+    "sentences": ".jsonl",
+    "vectors": ".faiss",
+    "sentence_ann": ".faiss",
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,10 @@ class Fingerprint:
         }
 
 
+#: Named apart: inside `IndexData` the name `faiss` is its chunk index.
+SentenceIndex = faiss.Index
+
+
 @dataclass
 class IndexData:
     """A whole index in memory: documents, chunks, sentences, their vectors and the FAISS index."""
@@ -81,10 +97,27 @@ class IndexData:
     sentence_vectors: np.ndarray
     faiss: faiss.Index
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: The approximate index of the sentence vectors, above the approximate threshold (else None).
+    sentence_index: SentenceIndex | None = None
+    _sentence_row: dict[tuple[str, int], int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def sentence_languages(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """The document languages, sorted ('' for none), and each sentence's index into them."""
+        language = {doc_id: d.meta.language or "" for doc_id, d in self.documents.items()}
+        codes = sorted({language[doc_id] for doc_id in {s.doc_id for s in self.sentences}})
+        position = {code: i for i, code in enumerate(codes)}
+        of = np.fromiter(
+            (position[language[s.doc_id]] for s in self.sentences), np.int64, len(self.sentences)
+        )
+        return tuple(codes), of
 
     def sentence_row(self) -> dict[tuple[str, int], int]:
-        """Map (doc_id, start) → sentence vector row."""
-        return {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+        """Map (doc_id, start) → sentence vector row (made once: at scale it is a large dict)."""
+        if self._sentence_row is None or len(self._sentence_row) != len(self.sentences):
+            self._sentence_row = {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
+        return self._sentence_row
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -126,7 +159,8 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
     Returns the manifest written. Files of other generations are left for `prune` to remove.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    files = {part: _file_name(part, generation) for part in _PARTS}
+    parts = _PARTS + (_OPTIONAL if data.sentence_index is not None else ())
+    files = {part: _file_name(part, generation) for part in parts}
     docs = [
         {
             "doc_id": d.doc_id,
@@ -142,11 +176,25 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
         index_dir / files["sentences"],
         [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in data.sentences],
     )
-    np.save(index_dir / files["chunk_vectors"], data.chunk_vectors.astype(np.float32), allow_pickle=False)
+    # asarray: no second copy of vectors that are float32 already (or memory-mapped, at scale).
     np.save(
-        index_dir / files["sentence_vectors"], data.sentence_vectors.astype(np.float32), allow_pickle=False
+        index_dir / files["chunk_vectors"], np.asarray(data.chunk_vectors, np.float32), allow_pickle=False
+    )
+    np.save(
+        index_dir / files["sentence_vectors"],
+        np.asarray(data.sentence_vectors, np.float32),
+        allow_pickle=False,
     )
     faiss_index.write(data.faiss, index_dir / files["vectors"])
+    approximate: dict[str, Any] = {}
+    if data.sentence_index is not None:
+        faiss_index.write(data.sentence_index, index_dir / files["sentence_ann"])
+        approximate = {
+            "sentence_index": {
+                **faiss_index.sentence_index_kind(data.sentence_index),
+                "language_means": language_means(data),
+            }
+        }
     for name in files.values():
         with (index_dir / name).open("rb") as fh:
             os.fsync(fh.fileno())
@@ -169,6 +217,7 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
             }
             for part, name in files.items()
         },
+        **approximate,
         **extra,
     }
     # Not mkstemp: its files are 0600, and a manifest only its writer can read makes the whole index
@@ -184,11 +233,27 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
     return manifest
 
 
+def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
+    """Each document language's mean sentence vector and sentence count ('' for no language): what
+    language centring (`qa.evidence`) needs when not every sentence is scored."""
+    codes, of = data.sentence_languages()
+    dim = data.sentence_vectors.shape[1]
+    sums = np.zeros((len(codes), dim), np.float64)
+    counts = np.bincount(of, minlength=len(codes))
+    for start in range(0, len(of), 200_000):  # the vectors may be a memory map: read in blocks
+        block = np.asarray(data.sentence_vectors[start : start + 200_000], dtype=np.float64)
+        np.add.at(sums, of[start : start + 200_000], block)
+    return {
+        code: {"count": int(counts[i]), "mean": (sums[i] / max(counts[i], 1)).astype(np.float32).tolist()}
+        for i, code in enumerate(codes)
+    }
+
+
 def prune(index_dir: Path, keep_generation: str) -> None:
     """Remove files of generations other than `keep_generation` and stray temporary files."""
     for path in index_dir.iterdir():
         stem = path.name.rsplit(".", 1)[0]
-        is_part = any(stem.startswith(f"{part}-") for part in _PARTS)
+        is_part = any(stem.startswith(f"{part}-") for part in _PARTS + _OPTIONAL)
         if (is_part and not stem.endswith(f"-{keep_generation}")) or path.name.startswith(".manifest-"):
             path.unlink(missing_ok=True)
 
@@ -288,7 +353,9 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
     if expected is not None:
         check_compatible(manifest, expected, index_dir)
     try:
-        files = {part: index_dir / manifest["files"][part]["name"] for part in _PARTS}
+        approximate = "sentence_index" in manifest
+        parts = _PARTS + (_OPTIONAL if approximate else ())
+        files = {part: index_dir / manifest["files"][part]["name"] for part in parts}
         for part, path in files.items():
             recorded = manifest["files"][part]
             if path.stat().st_size != recorded["bytes"]:
@@ -301,9 +368,12 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
             docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"])
         chunks = [Chunk.from_dict(row) for row in _read_jsonl(files["chunks"])]
         sents = [SentenceRef(r["doc_id"], r["start"], r["end"]) for r in _read_jsonl(files["sentences"])]
-        chunk_vectors = np.load(files["chunk_vectors"], allow_pickle=False)
-        sentence_vectors = np.load(files["sentence_vectors"], allow_pickle=False)
+        # Above the threshold the vectors stay on disk: a question reads only the rows it scores.
+        mmap: Literal["r"] | None = "r" if approximate else None
+        chunk_vectors = np.load(files["chunk_vectors"], mmap_mode=mmap, allow_pickle=False)
+        sentence_vectors = np.load(files["sentence_vectors"], mmap_mode=mmap, allow_pickle=False)
         index = faiss_index.read(files["vectors"])
+        sentence_index = faiss_index.read(files["sentence_ann"]) if approximate else None
         fingerprint = Fingerprint(
             manifest["model_id"],
             manifest["model_checksum"],
@@ -316,8 +386,12 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
             or len(sents) != sentence_vectors.shape[0]
         ):
             raise ValueError("row counts disagree")
+        if sentence_index is not None and sentence_index.ntotal != len(sents):
+            raise ValueError("the sentence index disagrees with the sentences")
     except PermissionError as err:
         raise unreadable(index_dir, err) from None
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
         raise IndexCorrupt(f"Index at {index_dir} is damaged ({err}); {rebuild_hint(index_dir)}") from None
-    return IndexData(fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest)
+    return IndexData(
+        fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest, sentence_index
+    )

@@ -5,7 +5,9 @@ Two implementations: `folder.FolderStore` (FAISS and JSONL files in a folder, th
 side loads a whole index with `load` and asks `generation` before each question whether it changed;
 the indexing side brings a store in line with files through `index`. `search_chunks` and
 `search_sentences` search the store itself (exactly up to `StoreSettings.approximate_threshold`
-vectors, approximately above), for callers that must not hold every vector in memory.
+vectors, approximately above). `vectors` gives the answering side an index's vectors: all in memory up
+to the threshold, read per question above it (`Vectors.approximate`), so that no question scans every
+sentence of a large index.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vectorstore import faiss_index
 from vectorstore.embedding import Embedder
 from vectorstore.indexer import BuildReport, ProgressFactory
 from vectorstore.settings import ChunkingSettings
@@ -38,6 +41,78 @@ class SentenceHit:
     doc_id: str
     start: int
     score: float
+
+
+class Vectors(ABC):
+    """An index's vectors by row (the rows of `IndexData.sentences` and `IndexData.chunks`).
+
+    `approximate` is False when every sentence vector is in memory and answering scores them all
+    (`IndexData.sentence_vectors`); True when the index is too large for that, and a question instead
+    scores the sentences near its `nearest` hits, read with `sentences`.
+    """
+
+    approximate: bool = False
+
+    @abstractmethod
+    def sentences(self, rows: np.ndarray) -> np.ndarray:
+        """The sentence vectors of `rows` (ascending), shape (len(rows), d)."""
+
+    @abstractmethod
+    def chunks(self, rows: np.ndarray) -> np.ndarray:
+        """The chunk vectors of `rows` (ascending), shape (len(rows), d)."""
+
+    def read(self, sentence_rows: np.ndarray, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`sentences(sentence_rows)` and `chunks(chunk_rows)` together (one round trip to a server)."""
+        return self.sentences(sentence_rows), self.chunks(chunk_rows)
+
+    @abstractmethod
+    def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
+        """Per query (rows of `queries`), the rows of the `k` sentences with the highest inner product,
+        best first (approximately when `approximate`); -1 pads when there are fewer."""
+
+    @abstractmethod
+    def language_means(self) -> dict[str, tuple[np.ndarray, int]]:
+        """Each document language's ('' for none) mean sentence vector and number of sentences."""
+
+
+class ArrayVectors(Vectors):
+    """Vectors held by an `IndexData`: in memory, or memory-mapped with an approximate sentence index."""
+
+    def __init__(self, data: IndexData, fetch: int = 2) -> None:
+        """`fetch`: the approximate index's hits per wanted row, rescored exactly."""
+        self.data = data
+        self.approximate = data.sentence_index is not None
+        self._fetch = fetch
+
+    def sentences(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.data.sentence_vectors[rows], dtype=np.float32)
+
+    def chunks(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.data.chunk_vectors[rows], dtype=np.float32)
+
+    def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        index = self.data.sentence_index
+        if index is not None:
+            return faiss_index.nearest_rescored(
+                index, self.data.sentence_vectors, queries, k, self._fetch * k
+            )
+        scores = queries @ self.data.sentence_vectors.T
+        out = np.full((len(queries), k), -1, dtype=np.int64)
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        out[:, : best.shape[1]] = best
+        return out
+
+    def language_means(self) -> dict[str, tuple[np.ndarray, int]]:
+        recorded = self.data.manifest.get("sentence_index", {}).get("language_means")
+        if recorded is None:
+            from vectorstore.store import language_means
+
+            recorded = language_means(self.data)
+        return {
+            code: (np.asarray(entry["mean"], dtype=np.float32), int(entry["count"]))
+            for code, entry in recorded.items()
+        }
 
 
 class Store(ABC):
@@ -90,6 +165,10 @@ class Store(ABC):
     @abstractmethod
     def search_sentences(self, query: np.ndarray, k: int) -> list[SentenceHit]:
         """The `k` sentences whose vectors have the highest inner product with `query`."""
+
+    def vectors(self, data: IndexData) -> Vectors:
+        """The vectors of `data` (as `load` returned it) for answering."""
+        return ArrayVectors(data)
 
     def rebuild_hint(self) -> str:
         """The command that rebuilds this index from scratch."""

@@ -18,7 +18,7 @@ from vectorstore.errors import CiteqaError
 from vectorstore.indexer import BuildReport, ProgressFactory, build
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import Fingerprint, IndexData
-from vectorstore.stores.base import ChunkHit, SentenceHit, Store
+from vectorstore.stores.base import ArrayVectors, ChunkHit, SentenceHit, Store
 
 
 class FolderStore(Store):
@@ -88,9 +88,15 @@ class FolderStore(Store):
 
     def search_sentences(self, query: np.ndarray, k: int) -> list[SentenceHit]:
         data = self._current()
-        scores = data.sentence_vectors @ np.asarray(query, np.float32)
-        top = np.argsort(-scores, kind="stable")[:k]
-        return [SentenceHit(data.sentences[i].doc_id, data.sentences[i].start, float(scores[i])) for i in top]
+        query = np.asarray(query, np.float32)
+        vectors = ArrayVectors(data)
+        top = vectors.nearest(query, k)[0]
+        top = top[top >= 0]
+        scores = vectors.sentences(top) @ query
+        return [
+            SentenceHit(data.sentences[i].doc_id, data.sentences[i].start, float(s))
+            for i, s in zip(top, scores, strict=True)
+        ]
 
     def rebuild_hint(self) -> str:
         return store.rebuild_hint(self.index_dir)

@@ -34,10 +34,12 @@ from vectorstore.indexer import Embedded, ProgressFactory, embed_split, fingerpr
 from vectorstore.settings import ChunkingSettings
 from vectorstore.store import FORMAT_VERSION, Fingerprint
 from vectorstore.stores.pg_connection import has_table, has_vector_extension, vector_extension_hint
-from vectorstore.stores.postgres import LOCK_NAMESPACE, TEXT_SEARCH_CONFIGS, PostgresStore
+from vectorstore.stores.postgres import LOCK_NAMESPACE, PostgresStore
 from vectorstore.types import Document
 
 _TABLES = ("citeqa_sentences", "citeqa_chunks", "citeqa_documents", "citeqa_manifest")
+#: Vectors up to this size are stored in their row (a chunk's text beside it still fits an 8 kB page).
+INLINE_VECTOR_BYTES = 4096
 _SCHEMA_LOCK = 0  # second advisory-lock key of schema changes; documents use hashtext(doc_id)
 
 Tick = Callable[[int], None] | None
@@ -150,9 +152,6 @@ def _ensure_vector_extension(conn: psycopg.Connection[Any], store: PostgresStore
 
 
 def _schema(dim: int) -> list[sql.Composed]:
-    stemmed = sql.SQL(" || ").join(
-        sql.SQL("to_tsvector({}::regconfig, text)").format(sql.Literal(c)) for c in TEXT_SEARCH_CONFIGS
-    )
     statements = [
         """CREATE TABLE citeqa_manifest (
             only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
@@ -180,7 +179,6 @@ def _schema(dim: int) -> list[sql.Composed]:
             end_offset integer NOT NULL,
             sentences integer[] NOT NULL,
             embedding vector({dim}) NOT NULL,
-            lexemes tsvector GENERATED ALWAYS AS ({stemmed}) STORED,
             PRIMARY KEY (doc_id, ord))""",
         """CREATE TABLE citeqa_sentences (
             doc_id text NOT NULL REFERENCES citeqa_documents ON DELETE CASCADE,
@@ -193,9 +191,16 @@ def _schema(dim: int) -> list[sql.Composed]:
         "USING hnsw ((embedding::halfvec({dim})) halfvec_ip_ops)",
         "CREATE INDEX citeqa_sentences_hnsw ON citeqa_sentences "
         "USING hnsw ((embedding::halfvec({dim})) halfvec_ip_ops)",
-        "CREATE INDEX citeqa_chunks_lexemes ON citeqa_chunks USING gin (lexemes)",
     ]
-    return [sql.SQL(s).format(dim=sql.Literal(dim), stemmed=stemmed) for s in statements]
+    if dim * 4 <= INLINE_VECTOR_BYTES:
+        # Kept in the row, uncompressed: by default a vector over ~2 kB goes to the TOAST table, and
+        # reading a question's few hundred sentences then costs a second lookup per row (and an
+        # attempt to decompress what random floats never compress).
+        statements += [
+            f"ALTER TABLE {table} ALTER COLUMN embedding SET STORAGE PLAIN"
+            for table in ("citeqa_chunks", "citeqa_sentences")
+        ]
+    return [sql.SQL(s).format(dim=sql.Literal(dim)) for s in statements]
 
 
 @dataclass
