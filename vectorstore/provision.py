@@ -267,8 +267,8 @@ def _ensure_openvino(target: Path, spec: ModelSpec, progress: bool, *, verify: b
         digest, size = _openvino_digest(work), (work / openvino_model.BIN).stat().st_size
         umask = _umask()
         os.chmod(work, 0o777 & ~umask)
-        for path in work.iterdir():
-            os.chmod(path, 0o666 & ~umask)
+        for path in work.rglob("*"):
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
         if folder.exists():
             _replace(work, folder)
         else:
