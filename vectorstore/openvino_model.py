@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 XML, BIN = "model.xml", "model.bin"
 #: OpenVINO's compiled-model cache inside the converted folder: filled at pull time for the default
-#: settings, it makes loading take ~0.3 s instead of compiling for ~7 s (OpenVINO checks that a blob fits
-#: this model, runtime version, CPU and settings, and compiles afresh otherwise).
+#: settings (bfloat16, threads unset), it makes loading take ~0.3 s instead of compiling for ~7 s
+#: (OpenVINO checks that a blob fits this model, runtime version and CPU, and compiles afresh otherwise).
 COMPILED = "compiled"
 _PRECISION = {"bfloat16": "bf16", "float32": "f32"}
 
@@ -165,10 +165,17 @@ class OpenVinoModel:
         if threads is not None:
             properties["INFERENCE_NUM_THREADS"] = threads
         core = ov.Core()
+        # Only the default settings use the cache, and only while it holds at most two blobs: each other
+        # combination (settings, or whatever else OpenVINO keys its blobs on) would add 0.6 GB.
+        blobs = len(list((folder / COMPILED).glob("*.blob")))
+        cached = dtype == "bfloat16" and threads is None and blobs <= 1
         try:
-            core.set_property({"CACHE_DIR": str(folder / COMPILED)})
+            if cached:
+                core.set_property({"CACHE_DIR": str(folder / COMPILED)})
             self._compiled = core.compile_model(str(folder / XML), "CPU", properties)
         except RuntimeError:  # a cache it cannot write or read (a read-only cache folder): compile afresh
+            if not cached:
+                raise
             core = ov.Core()
             self._compiled = core.compile_model(str(folder / XML), "CPU", properties)
         self._dimension = int(self._compiled.output(0).get_partial_shape()[1].get_length())
