@@ -89,7 +89,10 @@ def matryoshka(settings: Settings, docs: Path, gold: Path, workdir: Path) -> lis
     """Gold-set quality of the full-dimension index (already built) against a 256-d one built now."""
     import quality
 
-    full = quality.gold_quality(settings, gold)
+    # Both built here from the gold set's own folder: the headline's documents sit in subfolders, whose
+    # document ids the gold set's sources do not name.
+    full_settings = Settings(index_dir=workdir / "dim-full", embedding=settings.embedding)
+    full = quality.gold_quality(full_settings, gold, quality.build_at(full_settings, docs))
     reduced_settings = Settings(
         index_dir=workdir / f"dim{MATRYOSHKA_DIM}",
         embedding=EmbeddingSettings(**{**settings.embedding.model_dump(), "dimension": MATRYOSHKA_DIM}),
@@ -202,7 +205,7 @@ def main() -> None:
         print("\n".join(query.measure(settings, ingestion.plain_store, questions).lines(label)), flush=True)
 
         if not args.quick:
-            print("\n".join(matryoshka(settings, docs, args.gold, workdir)), flush=True)
+            print("\n".join(matryoshka(settings, args.seeds, args.gold, workdir)), flush=True)
             print("\n".join(cold_start(settings.resolved_index_dir, workdir / "plain-index")), flush=True)
             print("\n".join(memory(workdir / "wall-0", workdir / "wall-1", args.gold)), flush=True)
         if not args.skip_scale:
