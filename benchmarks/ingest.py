@@ -8,9 +8,10 @@ the plain pipeline given citeqa's dtype and batch size, to show what is left onc
 Runs alternate, ours then plain, so load from other processes falls on both; the ratio is taken per
 pair and the median reported.
 
-What each embeds: citeqa embeds every sentence with ~200 characters of the text before it (the evidence
-the answer quotes) and takes each chunk's vector as the mean of its sentences' (`chunk_vectors`
-"sentences", the default; "embedded" embeds the chunks as well); the plain pipeline embeds its chunks.
+What each embeds: citeqa embeds every sentence alone with its document's title in the model's prompt
+(the evidence the answer quotes) and takes each chunk's vector as the mean of its sentences'
+(`chunk_vectors` "sentences", the default; "embedded" embeds the chunks as well); the plain pipeline
+embeds its chunks. This in-process comparison is the secondary line; the headline is `wall.py`.
 """
 
 from __future__ import annotations

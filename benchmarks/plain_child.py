@@ -1,6 +1,7 @@
 """What the benchmark runs in fresh processes besides `citeqa` itself (see `processes.py`).
 
-    plain_child.py plain-index DOCS OUT        the plain pipeline: files to a saved FAISS store
+    plain_child.py plain-index DOCS OUT [tuned]  the plain pipeline: files to a saved FAISS store
+                                               (tuned: given citeqa's dtype and batch size)
     plain_child.py plain-ask OUT QUESTION      load the saved store and the model, answer one question
     plain_child.py plain-serve OUT GOLD N      load once, answer the first N gold questions (0: all)
     plain_child.py ours-serve INDEX GOLD N     citeqa's engine, the same questions
@@ -61,7 +62,8 @@ def main(argv: list[str]) -> int:
         chunks = splitter.split_documents(load_raw(docs))
         from plain_store import save_plain
 
-        save_plain(FAISS.from_documents(chunks, plain_embeddings(Settings(), library_defaults=True)), out)
+        defaults = rest[2:] != ["tuned"]
+        save_plain(FAISS.from_documents(chunks, plain_embeddings(Settings(), library_defaults=defaults)), out)
         print(f"{len(chunks)} chunks")
     elif command == "plain-ask":
         hits = _plain_store(Path(rest[0])).similarity_search(rest[1], k=4)

@@ -18,11 +18,13 @@ import numpy as np
 
 from vectorstore.errors import ModelUnavailable
 from vectorstore.model_specs import EMBEDDINGGEMMA
-from vectorstore.provision import bfloat16_model_dir, is_pulled, packaged_model_dir
+from vectorstore.provision import bfloat16_model_dir, is_pulled, openvino_model_dir, packaged_model_dir
 from vectorstore.settings import DEFAULT_MODEL, EmbeddingSettings
 
 if TYPE_CHECKING:  # torch and sentence-transformers take seconds to import: only when a model loads
     from sentence_transformers import SentenceTransformer
+
+    from vectorstore.openvino_model import OpenVinoModel
 
 #: Called with the number of texts just embedded, for progress bars.
 Progress = Callable[[int], None]
@@ -58,12 +60,12 @@ class Embedder(Protocol):
 class _Loaded:
     """A loaded model and the lock that serialises its use: HF fast tokenizers are not thread-safe."""
 
-    model: SentenceTransformer
+    model: SentenceTransformer | OpenVinoModel
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-# One model per (location, dtype) per process, shared by every embedder and every web-app thread.
-_LOADED: dict[tuple[str, str], _Loaded] = {}
+# One model per (location, dtype, backend) per process, shared by every embedder and every web-app thread.
+_LOADED: dict[tuple[str, str, str], _Loaded] = {}
 _LOAD_LOCK = threading.Lock()
 _DTYPES = ("bfloat16", "float32")
 
@@ -209,18 +211,41 @@ class SentenceTransformerEmbedder:
 
     def _loaded(self) -> _Loaded:
         kind, location = self._location()
-        if kind == "packaged" and self._settings.dtype == "bfloat16":
+        backend = "torch"
+        if kind == "packaged" and self._settings.backend == "openvino":
+            # Converted once at pull time (vectorstore.openvino_model); a cache pulled before there
+            # were such copies, or an install without OpenVINO, runs on PyTorch as it always did.
+            converted = openvino_model_dir(self._cache_dir, EMBEDDINGGEMMA)
+            if converted is not None:
+                location, backend = converted, "openvino"
+        if backend == "torch" and kind == "packaged" and self._settings.dtype == "bfloat16":
             # The copy converted once at pull time: mapped as it is, no float32 file read and converted
             # (same weights bit for bit, so the fingerprint stays the float32 file's). A cache pulled
             # before there were such copies still loads, converting as it always did.
             location = bfloat16_model_dir(self._cache_dir, EMBEDDINGGEMMA) or location
-        key = (str(location) if location else self._settings.model, self._settings.dtype)
+        key = (str(location) if location else self._settings.model, self._settings.dtype, backend)
         with _LOAD_LOCK:
             if key not in _LOADED:
                 if kind == "packaged" and not is_pulled(self._cache_dir, EMBEDDINGGEMMA):
                     raise ModelUnavailable("Embedding model not found; run `citeqa models pull`.")
-                _LOADED[key] = _Loaded(_load(key[0], self._settings, local=location is not None))
+                if backend == "openvino" and location is not None:
+                    _LOADED[key] = _Loaded(_load_openvino(location, self._settings))
+                else:
+                    _LOADED[key] = _Loaded(_load(key[0], self._settings, local=location is not None))
             return _LOADED[key]
+
+
+def _load_openvino(folder: Path, settings: EmbeddingSettings) -> OpenVinoModel:
+    from vectorstore.openvino_model import OpenVinoModel
+
+    try:
+        return OpenVinoModel(folder, settings.dtype, settings.threads)
+    except Exception as err:  # a damaged conversion; say it in one line
+        detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelUnavailable(
+            f"Could not load the OpenVINO copy of the embedding model at {folder} ({detail}); delete "
+            f"that folder and run `citeqa models pull`, or set embedding.backend to torch."
+        ) from err
 
 
 def _load(source: str, settings: EmbeddingSettings, *, local: bool) -> SentenceTransformer:
@@ -264,7 +289,7 @@ def _batches(order: list[int], prompts: list[str], size: int) -> list[list[int]]
     return batches
 
 
-def _token_lengths(model: SentenceTransformer, inputs: list[str]) -> list[int]:
+def _token_lengths(model: SentenceTransformer | OpenVinoModel, inputs: list[str]) -> list[int]:
     """Tokens per input as the model will see them; characters when the model has no text tokenizer.
 
     Tokenising costs ~0.1% of embedding (60 ms for the seeds' 412 texts), so doing it twice is cheaper
@@ -290,7 +315,7 @@ def _dtype_keyword() -> str:
     return "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
 
 
-def _document_prompt(model: SentenceTransformer) -> str:
+def _document_prompt(model: SentenceTransformer | OpenVinoModel) -> str:
     # The same candidates, in the same order, as `SentenceTransformer.encode_document`.
     for name in ("document", "passage", "corpus"):
         prompt = model.prompts.get(name)
@@ -306,7 +331,7 @@ def _with_title(prompt: str, title: str | None) -> str:
     return prompt.replace("title: none", f"title: {' '.join(title.split())}", 1)
 
 
-def _pooling_includes_prompt(model: SentenceTransformer) -> bool:
+def _pooling_includes_prompt(model: SentenceTransformer | OpenVinoModel) -> bool:
     return all(getattr(module, "include_prompt", True) for module in model)
 
 

@@ -8,6 +8,8 @@ with the PostgreSQL indexer too, so both stores hold the same vectors for the sa
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -110,6 +112,10 @@ def build(
     with build_lock(index_dir):
         expected = fingerprint_for(embedder, chunking)
         old = _previous(index_dir, expected, rebuild)
+        if old is None:
+            # A first build or a rebuild embeds whatever it reads: load the model while the files are
+            # read, cleaned and cut (an update may change nothing, and then never loads it).
+            _load_meanwhile(embedder)
         documents, empty = read_documents(present, index_dir, store_settings.max_file_bytes, report)
         old_docs = old.documents if old else {}
         # Passages longer than max_chars come from before long sentences were cut: chunk them again;
@@ -152,6 +158,21 @@ def build(
             report.chunks = len(data.chunks)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _load_meanwhile(embedder: Embedder) -> None:
+    """Start loading `embedder`'s model in a daemon thread; the first embedding call waits for it.
+
+    A failure is left for that call to raise again, as a one-line error.
+    """
+    warm_up = getattr(embedder, "warm_up", None)
+    if callable(warm_up):
+        threading.Thread(target=_quietly, args=(warm_up,), name="citeqa-model-load", daemon=True).start()
+
+
+def _quietly(load: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        load()
 
 
 def _untouched(index_dir: Path) -> str:

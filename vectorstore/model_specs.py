@@ -53,6 +53,9 @@ class ModelSpec:
     # "zip": also keep a copy of the folder with the weights converted to bfloat16 once, in this
     # subfolder, so a bfloat16 load maps them (see vectorstore.convert); None: no such copy.
     bfloat16_dir: str | None = None
+    # "zip": also keep the model converted once to OpenVINO's format in this subfolder (see
+    # vectorstore.openvino_model); None: no such copy.
+    openvino_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.layout == "zip" and not (self.package and self.module):
@@ -112,4 +115,5 @@ EMBEDDINGGEMMA = ModelSpec(
     weights_sha256="cbf5a78393b6a033e0b8a63a57549964f7ed5c6fbeb4ba0694214f36123f2fd2",
     dimension=768,
     bfloat16_dir="bfloat16",
+    openvino_dir="openvino",
 )

