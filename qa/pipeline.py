@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa import prompts
-from qa.compose import candidates, compose
+from qa.compose.extractive import candidates, compose
 from qa.engine import Engine, get_engine
-from qa.focus import focus_question
-from qa.names import unknown_names, unknown_numbers
-from qa.retrieval import evidence_passages, retrieve
+from qa.retrieve.focus import focus_question
+from qa.retrieve.names import unknown_names, unknown_numbers
+from qa.retrieve.passages import evidence_passages, retrieve
+from qa.retrieve.window import language_means, one_thread, open_window
 from qa.settings import Settings
 from qa.types import Answer, Decision
-from qa.window import language_means, one_thread, open_window
 from vectorstore.errors import BadQuestion, IndexEmpty
-from vectorstore.language import detect_language
+from vectorstore.ingest.language import detect_language
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -62,7 +62,7 @@ def answer(
     """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ...
 
     `mode` (default `settings.mode`) is "extractive" (quoted sentences) or "generative" (written by
-    the chat model from those sentences and verified; see `qa.generate`). `chat` replaces the
+    the chat model from those sentences and verified; see `qa.generate.rewrite`). `chat` replaces the
     configured chat model (tests pass fakes).
     """
     if _mode(mode, settings) == MODE_GENERATIVE:
@@ -101,7 +101,7 @@ def answer_stream(
     if _mode(mode, settings) == MODE_EXTRACTIVE:
         yield answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
         return
-    from qa.generate import generate
+    from qa.generate.rewrite import generate
 
     started = time.perf_counter()
     engine = engine or get_engine(settings)

@@ -235,7 +235,7 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
 
 def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
     """Each document language's mean sentence vector and sentence count ('' for no language): what
-    language centring (`qa.evidence`) needs when not every sentence is scored."""
+    language centring (`qa.retrieve.evidence`) needs when not every sentence is scored."""
     codes, of = data.sentence_languages()
     dim = data.sentence_vectors.shape[1]
     sums = np.zeros((len(codes), dim), np.float64)

@@ -34,9 +34,9 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from vectorstore import faiss_index
-from vectorstore.embedding import Embedder
 from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StoreUnavailable
 from vectorstore.indexer import BuildReport, ProgressFactory
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import FORMAT_VERSION, Fingerprint, IndexData, SentenceRef
 from vectorstore.stores.base import ArrayVectors, ChunkHit, SentenceHit, Store, Vectors
