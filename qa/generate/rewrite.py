@@ -23,13 +23,13 @@ from qa import prompts
 from qa.generate.verify import Claim, verify
 from qa.types import Answer, Citation
 from vectorstore.errors import CiteqaError
-from vectorstore.ingest.language import detect_language
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
     from qa.engine import Engine
+    from qa.retrieve.question import Question
     from qa.settings import Settings
     from vectorstore.store import IndexData
 
@@ -217,6 +217,7 @@ def fallback(extractive: Answer, note: str, timings: dict[str, float]) -> Answer
 
 def generate(
     extractive: Answer,
+    question: Question,
     engine: Engine,
     settings: Settings,
     chat: BaseChatModel | None = None,
@@ -225,6 +226,7 @@ def generate(
 
     Args:
         extractive: The extractive answer to the question; a refusal is returned as it is.
+        question: The question as the pipeline read it (its detected language sets the prompt's).
         engine: The loaded index (neighbouring sentences) and embedding model (support check).
         settings: `settings.generation` configures the model, the timeout and the checks.
         chat: A chat model to use instead of the configured one (tests pass fakes).
@@ -241,7 +243,7 @@ def generate(
     evidence = keyed_evidence(
         extractive.citations, engine.data, engine.chunk_rows, engine.sentence_rows, gen.neighbours
     )
-    language = detect_language(extractive.question) or extractive.language
+    language = question.language or extractive.language
     prompt = messages(extractive.question, language, evidence)
     pieces: list[str] = []
     t0 = time.perf_counter()

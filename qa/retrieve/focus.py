@@ -40,10 +40,11 @@ def _says_where(question: str, name: str) -> bool:
     return re.search(pattern, question, flags=re.IGNORECASE) is not None
 
 
-def focus_question(question: str, vocabulary: Vocabulary) -> str | None:
+def focus_question(question: str, vocabulary: Vocabulary, names: list[str] | None = None) -> str | None:
     """`question` without the names the collection knows that say where to look, or None when that
-    leaves it unchanged or too short to mean anything."""
-    names = [n for n in question_names(question) if vocabulary.knows(n) and _says_where(question, n)]
+    leaves it unchanged or too short to mean anything. `names` are the question's, when already read."""
+    names = question_names(question) if names is None else names
+    names = [n for n in names if vocabulary.knows(n) and _says_where(question, n)]
     if not names:
         return None
     text = question

@@ -63,8 +63,10 @@ def question_names(question: str) -> list[str]:
     return [w for w in words[1:] if w[0].isupper() and len(w) >= _MIN_LENGTH and w.lower() not in _STOPWORDS]
 
 
-def unknown_names(question: str, vocabulary: Vocabulary) -> list[str]:
-    return [name for name in question_names(question) if not vocabulary.knows(name)]
+def unknown_names(question: str, vocabulary: Vocabulary, names: list[str] | None = None) -> list[str]:
+    """The question's names (`names`, when already read) that the collection never mentions."""
+    names = question_names(question) if names is None else names
+    return [name for name in names if not vocabulary.knows(name)]
 
 
 def unknown_numbers(question: str, vocabulary: Vocabulary) -> list[str]:
