@@ -1,5 +1,5 @@
 """No exact scan at scale: a synthetic index of N chunks in the folder and in PostgreSQL, answered through
-the approximate path (`qa.window`).
+the approximate path (`qa.retrieve.window`).
 
 The collection is synthetic but shaped like a real one: documents in Dutch, German and English of 50
 chunks, 3.8 sentences per chunk (as the seeds have), an interviewer's question every 40 sentences, and
@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.scale import Mixture, exact_top_k, peak_rss_mb, recall_at_k  # noqa: E402
-from qa.metrics import percentile  # noqa: E402
+from qa.evaluate.metrics import percentile  # noqa: E402
 from vectorstore.settings import StoreSettings  # noqa: E402
 from vectorstore.store import Fingerprint, IndexData, SentenceRef  # noqa: E402
 from vectorstore.types import Chunk, DocMeta, Document, Span  # noqa: E402
@@ -65,7 +65,7 @@ class SyntheticEmbedder:
 
 
 def fingerprint() -> Fingerprint:
-    from vectorstore.cleaning import CLEANING_VERSION
+    from vectorstore.ingest.cleaning import CLEANING_VERSION
     from vectorstore.settings import ChunkingSettings
 
     return Fingerprint("synthetic", "synthetic-1", DIM, ChunkingSettings().model_dump(), CLEANING_VERSION)
@@ -384,7 +384,7 @@ def serve(
 def run_ingest(attempts: int) -> dict[str, Any]:
     """`index` of the seeds with the real model into a folder and into PostgreSQL, each from scratch."""
     from qa.settings import Settings
-    from vectorstore.embedding import SentenceTransformerEmbedder
+    from vectorstore.models.embedding import SentenceTransformerEmbedder
     from vectorstore.stores import pgserver
     from vectorstore.stores.folder import FolderStore
     from vectorstore.stores.postgres import PostgresStore

@@ -28,11 +28,11 @@ from typing import Any
 
 from plain_store import save_plain
 
-from qa.baseline import CHUNK_OVERLAP, CHUNK_SIZE, load_raw, plain_embeddings
+from qa.evaluate.baseline import CHUNK_OVERLAP, CHUNK_SIZE, load_raw, plain_embeddings
 from qa.settings import Settings
-from vectorstore.embedding import SentenceTransformerEmbedder
 from vectorstore.indexer import build
-from vectorstore.loaders import SIDECAR
+from vectorstore.ingest.loaders import SIDECAR
+from vectorstore.models.embedding import SentenceTransformerEmbedder
 
 #: The two smallest seeds: enough for a ratio in a few seconds (used by --quick).
 QUICK_FILES = ("001_5b70a646f9b877f3.txt", "003_70503c2fd6e06528.txt")

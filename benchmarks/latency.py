@@ -12,10 +12,10 @@ import argparse
 import time
 from pathlib import Path
 
-from qa.baseline import BaselinePipeline
 from qa.engine import get_engine
-from qa.gold import load_gold
-from qa.metrics import percentile
+from qa.evaluate.baseline import BaselinePipeline
+from qa.evaluate.gold import load_gold
+from qa.evaluate.metrics import percentile
 from qa.pipeline import answer
 from qa.settings import Settings
 

@@ -24,14 +24,14 @@ from pathlib import Path
 def _plain_store(out: Path):  # type: ignore[no-untyped-def]
     from plain_store import load_plain
 
-    from qa.baseline import plain_embeddings
+    from qa.evaluate.baseline import plain_embeddings
     from qa.settings import Settings
 
     return load_plain(out, plain_embeddings(Settings(), library_defaults=True))
 
 
 def _questions(gold: Path, limit: int) -> list[str]:
-    from qa.gold import load_gold
+    from qa.evaluate.gold import load_gold
 
     questions = [g.question for g in load_gold(gold)]
     return questions[:limit] if limit else questions
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
         from langchain_community.vectorstores import FAISS
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        from qa.baseline import CHUNK_OVERLAP, CHUNK_SIZE, load_raw, plain_embeddings
+        from qa.evaluate.baseline import CHUNK_OVERLAP, CHUNK_SIZE, load_raw, plain_embeddings
         from qa.settings import Settings
 
         docs, out = Path(rest[0]), Path(rest[1])

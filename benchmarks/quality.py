@@ -21,16 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.baseline import BaselinePipeline
 from qa.engine import Engine, get_engine
-from qa.evaluate import Record, score
-from qa.gold import GoldQuestion, load_gold
-from qa.metrics import EQUAL_LENGTH_WORDS, Row, summarize
+from qa.evaluate.baseline import BaselinePipeline
+from qa.evaluate.gold import GoldQuestion, load_gold
+from qa.evaluate.metrics import EQUAL_LENGTH_WORDS, Row, summarize
+from qa.evaluate.run import Record, score
 from qa.pipeline import answer, answer_from_vector, embed_question
 from qa.settings import Settings
-from vectorstore.embedding import SentenceTransformerEmbedder
 from vectorstore.errors import IndexMismatch
 from vectorstore.indexer import build
+from vectorstore.models.embedding import SentenceTransformerEmbedder
 from vectorstore.types import content_hash
 
 ROOT = Path(__file__).resolve().parent.parent

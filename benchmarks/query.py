@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qa.engine import get_engine
-from qa.metrics import percentile
+from qa.evaluate.metrics import percentile
 from qa.pipeline import answer
 from qa.settings import Settings
 

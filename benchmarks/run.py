@@ -28,8 +28,8 @@ import processes
 import query
 import wall
 
-from qa.gold import load_gold
-from qa.metrics import percentile
+from qa.evaluate.gold import load_gold
+from qa.evaluate.metrics import percentile
 from qa.settings import Settings
 from vectorstore.settings import EmbeddingSettings
 
@@ -112,8 +112,8 @@ def matryoshka(settings: Settings, docs: Path, gold: Path, workdir: Path) -> lis
 def scale(sizes: list[int], dims: list[int], sweep: str, sentences_per_chunk: float) -> list[str]:
     """One fresh process per (size, dimension): build, memory, search p50 and recall@10 vs exact.
 
-    Also an estimate of what FAISS does not cover: `qa.evidence` scores every sentence vector exactly,
-    so a query also scans `sentences_per_chunk` times the exact search's vectors.
+    Also an estimate of what FAISS does not cover: `qa.retrieve.evidence` scores every sentence vector
+    exactly, so a query also scans `sentences_per_chunk` times the exact search's vectors.
     """
     out = [
         "scale on synthetic vectors (normalised mixture of Gaussians shaped like EmbeddingGemma vectors; "

@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.metrics import percentile
+from qa.evaluate.metrics import percentile
 from vectorstore import faiss_index
 from vectorstore.settings import StoreSettings
 

@@ -15,8 +15,8 @@ from typing import Any, Protocol
 from qa.engine import Engine, get_engine
 from qa.settings import Settings
 from qa.types import Answer
-from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError
+from vectorstore.models.embedding import Embedder
 
 
 class Backend(Protocol):

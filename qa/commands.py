@@ -56,7 +56,7 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
 def stream_answer(question: str, settings: Settings, k: int | None) -> Answer:
     """Write the generative draft to stderr as it comes, then return the verified Answer; when the
     draft was not shown as the answer, say so on stderr too."""
-    from qa.generate import MODE_FALLBACK
+    from qa.generate.rewrite import MODE_FALLBACK
     from qa.pipeline import answer_stream
 
     drafted = False
@@ -77,6 +77,6 @@ def stream_answer(question: str, settings: Settings, k: int | None) -> Answer:
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.evaluate import run_cli
+    from qa.evaluate.run import run_cli
 
     return run_cli(args, settings)

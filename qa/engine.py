@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from qa.calibration import Calibration, calibrate, calibrate_nearest, probe_vectors
-from qa.evidence import Evidence
-from qa.names import Vocabulary
+from qa.compose.calibration import Calibration, calibrate, calibrate_nearest, probe_vectors
+from qa.retrieve.evidence import Evidence
+from qa.retrieve.names import Vocabulary
 from qa.settings import Settings
-from vectorstore.chunking import ChunkingSettings
-from vectorstore.cleaning import CLEANING_VERSION
-from vectorstore.embedding import Embedder, SentenceTransformerEmbedder
 from vectorstore.errors import IndexCorrupt
+from vectorstore.ingest.chunking import ChunkingSettings
+from vectorstore.ingest.cleaning import CLEANING_VERSION
+from vectorstore.models.embedding import Embedder, SentenceTransformerEmbedder
 from vectorstore.settings import StoreSettings, default_cache_dir
 from vectorstore.store import Fingerprint, IndexData
 from vectorstore.stores.base import Store, Vectors

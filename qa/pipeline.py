@@ -10,16 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa import prompts
-from qa.compose import candidates, compose
+from qa.compose.extractive import candidates, compose
 from qa.engine import Engine, get_engine
-from qa.focus import focus_question
-from qa.names import unknown_names, unknown_numbers
-from qa.retrieval import evidence_passages, retrieve
+from qa.retrieve.passages import evidence_passages, retrieve
+from qa.retrieve.question import Question, analyse
+from qa.retrieve.window import language_means, one_thread, open_window
 from qa.settings import Settings
 from qa.types import Answer, Decision
-from qa.window import language_means, one_thread, open_window
 from vectorstore.errors import BadQuestion, IndexEmpty
-from vectorstore.language import detect_language
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -70,21 +68,8 @@ def answer(
         assert isinstance(result, Answer)
         return result
     started = time.perf_counter()
-    question = validate_question(question)
-    engine = engine or get_engine(settings)
-    if not engine.data.documents:
-        raise IndexEmpty(
-            f"The index at {engine.location} holds no documents yet; add some with: "
-            f"citeqa index PATH {engine.index_option} (or upload files in the web chat)."
-        )
-    t0 = time.perf_counter()
-    query_vector, focus_vector = embed_question(question, engine)
-    timings = {"embed": (time.perf_counter() - t0) * 1000}
-    result = answer_from_vector(
-        question, query_vector, engine, settings, k=k, timings=timings, focus_vector=focus_vector
-    )
-    timings["total"] = (time.perf_counter() - started) * 1000
-    return result
+    engine, read = _read(question, settings, engine)
+    return _extractive(read, engine, settings, k, started)
 
 
 def answer_stream(
@@ -101,27 +86,57 @@ def answer_stream(
     if _mode(mode, settings) == MODE_EXTRACTIVE:
         yield answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
         return
-    from qa.generate import generate
+    from qa.generate.rewrite import generate
 
     started = time.perf_counter()
-    engine = engine or get_engine(settings)
-    extractive = answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
-    for item in generate(extractive, engine, settings, chat):
+    engine, read = _read(question, settings, engine)
+    extractive = _extractive(read, engine, settings, k, started)
+    for item in generate(extractive, read, engine, settings, chat):
         if isinstance(item, Answer):
             item.timings_ms["total"] = (time.perf_counter() - started) * 1000
         yield item
 
 
-def embed_question(question: str, engine: Engine) -> tuple[np.ndarray, np.ndarray | None]:
+def _read(question: str, settings: Settings, engine: Engine | None) -> tuple[Engine, Question]:
+    """The engine to answer from and the question read against its collection, once per question."""
+    text = validate_question(question)
+    engine = engine or get_engine(settings)
+    if not engine.data.documents:
+        raise IndexEmpty(
+            f"The index at {engine.location} holds no documents yet; add some with: "
+            f"citeqa index PATH {engine.index_option} (or upload files in the web chat)."
+        )
+    return engine, analyse(text, engine.vocabulary)
+
+
+def _extractive(
+    question: Question, engine: Engine, settings: Settings, k: int | None, started: float
+) -> Answer:
+    t0 = time.perf_counter()
+    query_vector, focus_vector = embed_question(question, engine)
+    timings = {"embed": (time.perf_counter() - t0) * 1000}
+    result = answer_from_vector(
+        question, query_vector, engine, settings, k=k, timings=timings, focus_vector=focus_vector
+    )
+    timings["total"] = (time.perf_counter() - started) * 1000
+    return result
+
+
+def embed_question(question: Question | str, engine: Engine) -> tuple[np.ndarray, np.ndarray | None]:
     """The question's embedding and its focus's (None when the question names nothing the
     collection knows), in one call to the model."""
-    focus = focus_question(question, engine.vocabulary)
-    vectors = engine.embedder.embed_queries([question] if focus is None else [question, focus])
+    read = _as_question(question, engine)
+    text, focus = read.text, read.focus
+    vectors = engine.embedder.embed_queries([text] if focus is None else [text, focus])
     return vectors[0], (vectors[1] if focus is not None else None)
 
 
+def _as_question(question: Question | str, engine: Engine) -> Question:
+    return question if isinstance(question, Question) else analyse(question, engine.vocabulary)
+
+
 def answer_from_vector(
-    question: str,
+    question: Question | str,
     query_vector: np.ndarray,
     engine: Engine,
     settings: Settings,
@@ -131,8 +146,9 @@ def answer_from_vector(
     focus_vector: np.ndarray | None = None,
 ) -> Answer:
     """The answer for a validated question whose embedding is known (evaluation reuses vectors)."""
+    read = _as_question(question, engine)
     timings = {} if timings is None else timings
-    language = prompts.ui_language(detect_language(question))
+    language = prompts.ui_language(read.language)
     t0 = time.perf_counter()
     evidence, sentence_rows, chunk_vectors = engine.evidence, engine.sentence_rows, None
     if engine.vectors.approximate:
@@ -177,11 +193,11 @@ def answer_from_vector(
     ranked = candidates(
         scores.sentences, sources, engine.data, engine.chunk_rows, sentence_rows, scores.support
     )
-    decision = relevance(question, scores.best_own, engine, settings)
-    result = compose(question, language, ranked, settings.compose, decision)
+    decision = relevance(read, scores.best_own, engine, settings)
+    result = compose(read.text, language, ranked, settings.compose, decision)
     timings["compose"] = (time.perf_counter() - t1) * 1000
     return Answer(
-        question=question,
+        question=read.text,
         text=result.text,
         refused=result.refused,
         mode=MODE_EXTRACTIVE,
@@ -195,13 +211,13 @@ def answer_from_vector(
     )
 
 
-def relevance(question: str, best_own: float, engine: Engine, settings: Settings) -> Decision:
+def relevance(question: Question, best_own: float, engine: Engine, settings: Settings) -> Decision:
     """How well the collection's best quotable sentence matches the question (`best_own`), against
     the collection's refusal bar. Naming a number or a name the collection never mentions costs a
     penalty each: a question about "the first battle of 1754" or "Friedrich Ratzel" is about something
     else, however close its best sentence comes."""
     c = settings.compose
     value = best_own
-    value -= c.unknown_number_penalty if unknown_numbers(question, engine.vocabulary) else 0.0
-    value -= c.unknown_name_penalty if unknown_names(question, engine.vocabulary) else 0.0
+    value -= c.unknown_number_penalty if question.unknown_numbers else 0.0
+    value -= c.unknown_name_penalty if question.unknown_names else 0.0
     return Decision("relevance", value, engine.calibration.bar(c))

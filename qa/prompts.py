@@ -62,7 +62,7 @@ GENERATION_UNVERIFIED = {
     "zitierten Belege.",
 }
 
-#: `reason` is one sentence saying what failed (`qa.llm` errors are in English).
+#: `reason` is one sentence saying what failed (`qa.generate.llm` errors are in English).
 GENERATION_UNAVAILABLE = {
     "en": "{reason} Showing the quoted evidence instead.",
     "nl": "{reason} In plaats daarvan staan hier de geciteerde passages.",

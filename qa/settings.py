@@ -24,7 +24,8 @@ class RetrievalSettings(BaseModel):
         64,
         ge=1,
         description="Above store.approximate_threshold sentences: the nearest sentences the question and "
-        "its focus each start from; their chunks' sentences are then scored exactly (see qa.window).",
+        "its focus each start from; their chunks' sentences are then scored exactly "
+        "(see qa.retrieve.window).",
     )
 
 
@@ -54,45 +55,45 @@ class ComposeSettings(BaseModel):
         ge=0.0,
         le=1.0,
         description="Weight of the question's focus (the question without the names that only say where "
-        "to look, see qa.focus) in a sentence's evidence score.",
+        "to look, see qa.retrieve.focus) in a sentence's evidence score.",
     )
     neighbour_weight: float = Field(
         0.5,
         ge=0.0,
         le=1.0,
         description="Weight of the sentence before in a sentence's score, when that helps it (an answer "
-        "continuing the sentence that names what was asked about; see qa.evidence).",
+        "continuing the sentence that names what was asked about; see qa.retrieve.evidence).",
     )
     language_centring: float = Field(
         0.5,
         ge=0.0,
         le=1.0,
         description="Share of each document language's mean excess similarity to the question taken off "
-        "its sentences (a question favours text in its own language; see qa.evidence).",
+        "its sentences (a question favours text in its own language; see qa.retrieve.evidence).",
     )
     answer_types: bool = Field(
         True,
         description="A 'when' question is only answered by a sentence with a date, a 'how many' question "
-        "by one with a number (see qa.answer_type).",
+        "by one with a number (see qa.compose.answer_type).",
     )
     unknown_name_penalty: float = Field(
         0.03,
         ge=0.0,
         description="Taken off the question's relevance when it names something (a capitalised word) "
-        "the collection never mentions (see qa.names).",
+        "the collection never mentions (see qa.retrieve.names).",
     )
     unknown_number_penalty: float = Field(
         0.1,
         ge=0.0,
         description="Taken off the question's relevance when it names a number of two digits or more "
-        "that the collection never mentions (see qa.names).",
+        "that the collection never mentions (see qa.retrieve.names).",
     )
     refuse_quantile: float = Field(
         0.75,
         ge=0.0,
         le=1.0,
         description="Refuse unless the best sentence matches better than this share of off-topic probe "
-        "questions' best sentences do on the same collection (see qa.calibration)...",
+        "questions' best sentences do on the same collection (see qa.compose.calibration)...",
     )
     refuse_margin: float = Field(0.01, description="...plus this much.")
 
@@ -104,7 +105,7 @@ Mode = Literal["extractive", "generative"]
 
 
 class GenerationSettings(BaseModel):
-    """The chat model of the generative mode ("extract, then write"; see qa.generate)."""
+    """The chat model of the generative mode ("extract, then write"; see qa.generate.rewrite)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

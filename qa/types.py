@@ -71,7 +71,7 @@ class Decision:
     """Why a question was answered or refused: the signal compared, its value and the bar it had to reach.
 
     `signal` is "relevance" (how well the best sentence matches the question, less what it names that
-    the collection never mentions, against the collection's calibrated bar; see `qa.calibration`) or
+    the collection never mentions, against the collection's calibrated bar; see `qa.compose.calibration`) or
     "answer type" (no sentence holds the date or number a when/how-many question asks for).
     """
 

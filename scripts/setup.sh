@@ -28,7 +28,7 @@ fi
 
 # Reinstall only when the dependency declarations (or llama-cpp-python's build flags) change.
 stamp=.venv/.citeqa-deps-$PROFILE
-want=$( (cat pyproject.toml constraints.txt; grep -h '^LLAMA_\|-DGGML' qa/llm_setup.py; echo "$PROFILE") \
+want=$( (cat pyproject.toml constraints.txt; grep -h '^LLAMA_\|-DGGML' qa/generate/llm_setup.py; echo "$PROFILE") \
   | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing dependencies ($PROFILE profile; the first run takes a few minutes)"

@@ -45,9 +45,9 @@ def real_seeds_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     environment variable is changed, so the autouse isolation above still holds for every test.
     """
     from qa.settings import Settings
-    from vectorstore.embedding import SentenceTransformerEmbedder
     from vectorstore.indexer import build
-    from vectorstore.provision import pull_embedding_model
+    from vectorstore.models.embedding import SentenceTransformerEmbedder
+    from vectorstore.models.provision import pull_embedding_model
 
     pull_embedding_model(REAL_CACHE, progress=True)
     index_dir = tmp_path_factory.mktemp("real-seeds-index")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorstore.embedding import Progress
+from vectorstore.models.embedding import Progress
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

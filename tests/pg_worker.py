@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.fakes import FakeEmbedder
-from vectorstore.embedding import Progress
+from vectorstore.models.embedding import Progress
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.stores.factory import open_store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer_type import AnswerType, answer_type, supplies
+from qa.compose.answer_type import AnswerType, answer_type, supplies
 
 
 @pytest.mark.parametrize(

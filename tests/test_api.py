@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from qa.api import create_api
-from qa.auth import Credentials
-from qa.openai_api import format_content
 from qa.types import Answer, Citation
+from qa.web.api import create_api
+from qa.web.auth import Credentials
+from qa.web.openai_api import format_content
 from vectorstore.errors import BadQuestion, IndexNotBuilt
 
 QUOTE = "Ukraine offered neutrality."

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from qa.engine import Engine
-from qa.evidence import Evidence
 from qa.pipeline import answer_from_vector, embed_question, validate_question
+from qa.retrieve.evidence import Evidence
+from qa.retrieve.window import language_means, open_window
 from qa.settings import ComposeSettings, Settings
-from qa.window import language_means, open_window
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEmbedder
 from vectorstore import faiss_index, store

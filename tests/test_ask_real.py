@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from qa import metrics, prompts
+from qa import prompts
 from qa.cli import main
 from qa.engine import clear_engines, get_engine
-from qa.evaluate import Record, evaluate
-from qa.gold import load_gold
+from qa.evaluate import metrics
+from qa.evaluate.gold import load_gold
+from qa.evaluate.run import Record, evaluate
 from qa.pipeline import answer
 from qa.settings import Settings
 from tests.conftest import REAL_CACHE, ROOT

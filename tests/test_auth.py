@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.auth import (
+from qa.web.auth import (
     AuthError,
     Credentials,
     LoginThrottle,
@@ -80,14 +80,14 @@ def _check(throttle: LoginThrottle, address: str, result: bool | None) -> bool |
 
 
 def test_each_wrong_password_waits_twice_as_long_until_a_right_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    import qa.auth
+    import qa.web.auth
 
     waits: list[float] = []
 
     async def no_sleep(seconds: float) -> None:  # what was waited, without waiting
         waits.append(seconds)
 
-    monkeypatch.setattr(qa.auth.asyncio, "sleep", no_sleep)
+    monkeypatch.setattr(qa.web.auth.asyncio, "sleep", no_sleep)
     throttle = LoginThrottle(base_s=1.0, max_s=30.0)
     for _ in range(7):
         assert _check(throttle, "10.0.0.1", False) is False

@@ -16,8 +16,8 @@ from safetensors.torch import load_file, save
 
 from tests.conftest import REAL_CACHE
 from tests.test_provision import MODEL_FILES, _build_index
-from vectorstore.convert import to_bfloat16
-from vectorstore.provision import MARKER_NAME, bfloat16_model_dir, pull_embedding_model
+from vectorstore.models.convert import to_bfloat16
+from vectorstore.models.provision import MARKER_NAME, bfloat16_model_dir, pull_embedding_model
 
 TENSORS = {
     "embed.weight": torch.linspace(-3.0, 3.0, 96, dtype=torch.float32).reshape(12, 8) / 7,
@@ -96,7 +96,7 @@ def test_a_cache_pulled_before_the_copy_existed_gets_it_on_the_next_pull(tmp_pat
 def test_a_bfloat16_load_of_the_packaged_model_reads_the_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vectorstore.embedding as embedding
+    import vectorstore.models.embedding as embedding
     from vectorstore.settings import EmbeddingSettings
 
     sources: list[str] = []
@@ -115,8 +115,8 @@ def test_the_packaged_model_from_its_bfloat16_copy_embeds_exactly_as_before() ->
     """Same weights bit for bit, so the same vectors: an index built before the copy stays valid."""
     from sentence_transformers import SentenceTransformer
 
-    from vectorstore.model_specs import EMBEDDINGGEMMA
-    from vectorstore.provision import packaged_model_dir
+    from vectorstore.models.provision import packaged_model_dir
+    from vectorstore.models.specs import EMBEDDINGGEMMA
 
     pull_embedding_model(REAL_CACHE, progress=True)
     copy = bfloat16_model_dir(REAL_CACHE, EMBEDDINGGEMMA)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.calibration import PROBES, Calibration, calibrate, probe_vectors
+from qa.compose.calibration import PROBES, Calibration, calibrate, probe_vectors
 from qa.settings import ComposeSettings
 from tests.fakes import FakeEmbedder
 
@@ -48,7 +48,7 @@ def test_probe_vectors_are_embedded_once_per_model_and_then_read_from_the_cache(
 
 
 def test_the_probes_cover_the_three_languages_and_none_is_a_gold_question() -> None:
-    from qa.gold import load_gold
+    from qa.evaluate.gold import load_gold
     from tests.conftest import ROOT
 
     assert len(PROBES) == len(set(PROBES)) == 60

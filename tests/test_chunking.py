@@ -1,4 +1,4 @@
-from vectorstore.chunking import chunk_document, paragraphs, sentences, split_long
+from vectorstore.ingest.chunking import chunk_document, paragraphs, sentences, split_long
 from vectorstore.settings import ChunkingSettings
 from vectorstore.types import Span
 

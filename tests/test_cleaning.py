@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vectorstore.cleaning import CLEANING_VERSION, clean_text
+from vectorstore.ingest.cleaning import CLEANING_VERSION, clean_text
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 GLYPHS = "ƟŌƩƫĬﬀﬁﬂﬃﬄﬅﬆ"

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from qa import prompts
-from qa.answer_type import AnswerType, supplies
-from qa.compose import Candidate, candidates, compose, select
+from qa.compose.answer_type import AnswerType, supplies
+from qa.compose.extractive import Candidate, candidates, compose, select
 from qa.engine import Engine
-from qa.evidence import Evidence, is_prose, is_question
 from qa.pipeline import answer
+from qa.retrieve.evidence import Evidence, is_prose, is_question
 from qa.settings import ComposeSettings, Settings
 from qa.types import Answer, Decision, Passage
 from tests.fakes import FakeEmbedder

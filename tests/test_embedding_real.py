@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import REAL_CACHE
-from vectorstore.embedding import SentenceTransformerEmbedder
 from vectorstore.errors import ModelUnavailable
-from vectorstore.model_specs import EMBEDDINGGEMMA
-from vectorstore.provision import pull_embedding_model
+from vectorstore.models.embedding import SentenceTransformerEmbedder
+from vectorstore.models.provision import pull_embedding_model
+from vectorstore.models.specs import EMBEDDINGGEMMA
 from vectorstore.settings import EmbeddingSettings
 
 # From seeds/000 (Dutch) and seeds/002 (German), as the cleaner leaves them (ligature glyphs repaired).

@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import Embeddings
 
-import qa.baseline
 import qa.engine
-from qa.baseline import BaselinePipeline
+import qa.evaluate.baseline
 from qa.cli import main
 from qa.engine import clear_engines
-from qa.evaluate import baseline_records_path, evaluate
-from qa.gold import GoldQuestion
+from qa.evaluate.baseline import BaselinePipeline
+from qa.evaluate.gold import GoldQuestion
+from qa.evaluate.run import baseline_records_path, evaluate
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
 from tests.conftest import REAL_CACHE, SEEDS
 from tests.fakes import FakeEmbedder
 from vectorstore.indexer import build
-from vectorstore.provision import pull_embedding_model
+from vectorstore.models.provision import pull_embedding_model
 from vectorstore.settings import ChunkingSettings, StoreSettings
 
 
@@ -155,7 +155,7 @@ def collection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tupl
     gold = tmp_path / "gold.jsonl"
     gold.write_text("".join(json.dumps(line) + "\n" for line in GOLD_LINES), encoding="utf-8")
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *args, **kwargs: FakeEmbedder())
-    monkeypatch.setattr(qa.baseline, "plain_embeddings", lambda settings: LangChainFake())
+    monkeypatch.setattr(qa.evaluate.baseline, "plain_embeddings", lambda settings: LangChainFake())
     clear_engines()
     yield docs, index, gold
     clear_engines()
@@ -295,13 +295,13 @@ def test_citeqa_eval_generative_reports_verification_and_records_the_mode(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import qa.generate
+    import qa.generate.rewrite
     from vectorstore.errors import GenerationUnavailable
 
     def unavailable(settings: object) -> None:
         raise GenerationUnavailable("The local chat model is not in the cache.")
 
-    monkeypatch.setattr(qa.generate, "load_chat_model", unavailable)
+    monkeypatch.setattr(qa.generate.rewrite, "load_chat_model", unavailable)
     _, index, gold = collection
     out = tmp_path / "records.jsonl"
     argv = ["eval", str(gold), "--index-dir", str(index), "--mode", "generative", "--json", "--out", str(out)]

@@ -1,11 +1,11 @@
-"""The focus of a question: the question without the names the collection knows (qa.focus)."""
+"""The focus of a question: the question without the names the collection knows (qa.retrieve.focus)."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.focus import focus_question
-from qa.names import Vocabulary
+from qa.retrieve.focus import focus_question
+from qa.retrieve.names import Vocabulary
 
 VOCABULARY = Vocabulary(
     [

@@ -16,15 +16,16 @@ from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 import qa.engine
-import qa.generate
-from qa import metrics, prompts
+import qa.generate.rewrite
+from qa import prompts
 from qa.cli import main
 from qa.engine import Engine, clear_engines, get_engine
-from qa.evaluate import Record
+from qa.evaluate import metrics
+from qa.evaluate.run import Record
+from qa.generate.verify import parse_claims, unsupported_facts, verify
 from qa.pipeline import answer, answer_stream
 from qa.settings import Settings
 from qa.types import Answer
-from qa.verify import parse_claims, unsupported_facts, verify
 from tests.fakes import FakeEmbedder, fake_collection
 from vectorstore.errors import GenerationUnavailable
 
@@ -58,7 +59,7 @@ class RecordingChat(FakeListChatModel):
 
 
 class DownChat(FakeListChatModel):
-    """An endpoint that is down: the call fails the way `qa.llm` reports it."""
+    """An endpoint that is down: the call fails the way `qa.generate.llm` reports it."""
 
     def _stream(self, *args: Any, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
         raise GenerationUnavailable("Could not reach the openai chat model at http://127.0.0.1:9 (refused).")
@@ -271,7 +272,7 @@ def test_a_slow_model_times_out_within_the_deadline(settings: Settings, engine: 
 def test_a_model_that_hangs_while_loading_times_out(
     settings: Settings, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: time.sleep(30))
+    monkeypatch.setattr(qa.generate.rewrite, "load_chat_model", lambda s: time.sleep(30))
     slow = settings.model_copy(
         update={"generation": settings.generation.model_copy(update={"timeout_s": 0.2})}
     )
@@ -320,12 +321,12 @@ def test_cli_mode_flag_sets_the_json_mode(
     base = ["ask", QUESTION, "--index-dir", str(cli_index), "--json"]
     assert main(base) == 0
     assert json.loads(capfd.readouterr().out)["mode"] == "extractive"
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: chat(f"{DISCUSSED} [S1]"))
+    monkeypatch.setattr(qa.generate.rewrite, "load_chat_model", lambda s: chat(f"{DISCUSSED} [S1]"))
     assert main([*base, "--mode", "generative"]) == 0
     out, err = capfd.readouterr()
     result = json.loads(out)
     assert (result["mode"], result["answer"], err) == ("generative", f"{DISCUSSED} [1]", "")
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: chat("Invented [S1]."))
+    monkeypatch.setattr(qa.generate.rewrite, "load_chat_model", lambda s: chat("Invented [S1]."))
     assert main([*base, "--mode", "generative"]) == 0
     assert json.loads(capfd.readouterr().out)["mode"] == "extractive-fallback"
     monkeypatch.setenv("CITEQA_MODE", "generative")  # the setting is the default, the flag overrides it
@@ -337,12 +338,14 @@ def test_cli_streams_the_draft_then_prints_the_checked_answer(
     cli_index: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = ["ask", QUESTION, "--index-dir", str(cli_index), "--mode", "generative"]
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: chat(f"{DISCUSSED} [S1]"))
+    monkeypatch.setattr(qa.generate.rewrite, "load_chat_model", lambda s: chat(f"{DISCUSSED} [S1]"))
     assert main(base) == 0
     out, err = capfd.readouterr()
     assert err == f"Draft: {DISCUSSED} [S1]\n"
     assert out.splitlines()[0] == f"{DISCUSSED} [1]"
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: chat("Bananas grow in Vilnius [S1]."))
+    monkeypatch.setattr(
+        qa.generate.rewrite, "load_chat_model", lambda s: chat("Bananas grow in Vilnius [S1].")
+    )
     assert main(base) == 0
     out, err = capfd.readouterr()
     assert err == f"Draft: Bananas grow in Vilnius [S1].\n{prompts.DRAFT_REPLACED['en']}\n"

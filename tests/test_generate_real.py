@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qa import metrics
-from qa.llm import pull_llm
+from qa.evaluate import metrics
+from qa.generate.llm import pull_llm
 from qa.pipeline import answer
 from qa.settings import Settings
 from tests.conftest import REAL_CACHE, SEEDS
@@ -46,8 +46,8 @@ def planted(
     real_seeds_index: Path, tmp_path_factory: pytest.TempPathFactory, generative: Settings
 ) -> Settings:
     """The seeds plus a document of instructions, indexed incrementally next to the real seeds index."""
-    from vectorstore.embedding import SentenceTransformerEmbedder
     from vectorstore.indexer import build
+    from vectorstore.models.embedding import SentenceTransformerEmbedder
 
     root = tmp_path_factory.mktemp("planted")
     docs = root / "docs"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from qa.gold import GoldFormatError, GoldQuestion, load_gold
+from qa.evaluate.gold import GoldFormatError, GoldQuestion, load_gold
 from tests.conftest import ROOT
 from vectorstore.errors import CiteqaError
 

@@ -213,7 +213,7 @@ def test_case9_no_share_link_hint(server: Server, open_server: Server) -> None:
 def _serve_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **options: Any) -> list[Any]:
     """`serve` up to the point of serving: the app is built but nothing listens beyond loopback and
     nothing is served; returns (app, the host asked for)."""
-    import qa.server
+    import qa.web.server
     from qa.settings import Settings
 
     asked: list[str] = []
@@ -223,14 +223,14 @@ def _serve_in_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **options
         asked.append(host)
         return real_bind("127.0.0.1", 0)
 
-    real_bind = qa.server.bind
-    monkeypatch.setattr(qa.server, "bind", loopback_only)
-    monkeypatch.setattr(qa.server, "run_server", lambda app, sock: served.append((app, asked[-1])))
+    real_bind = qa.web.server.bind
+    monkeypatch.setattr(qa.web.server, "bind", loopback_only)
+    monkeypatch.setattr(qa.web.server, "run_server", lambda app, sock: served.append((app, asked[-1])))
     args = argparse.Namespace(
         **{"host": "127.0.0.1", "port": 7999, "auth": None, "auth_file": None, **options}
     )
     settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
-    assert qa.server.serve(args, settings) == 0
+    assert qa.web.server.serve(args, settings) == 0
     return served
 
 

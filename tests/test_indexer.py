@@ -13,9 +13,9 @@ import pytest
 from tests.conftest import SEEDS
 from tests.fakes import FakeEmbedder
 from vectorstore import faiss_index, store
-from vectorstore.chunking import chunk_document
 from vectorstore.errors import IndexBusy, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from vectorstore.indexer import build, build_lock, fingerprint_for
+from vectorstore.ingest.chunking import chunk_document
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.types import Chunk, Document, Span
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from vectorstore.cleaning import clean_text
-from vectorstore.language import detect_language
+from vectorstore.ingest.cleaning import clean_text
+from vectorstore.ingest.language import detect_language
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -13,9 +13,9 @@ import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import HumanMessage
 
-import qa.llm
+import qa.generate.llm
 from qa import cli
-from qa.llm import QWEN_CODER_GGUF, GuardedChatModel, chat_model, packaged_gguf
+from qa.generate.llm import QWEN_CODER_GGUF, GuardedChatModel, chat_model, packaged_gguf
 from qa.settings import DEFAULT_LLM, GenerationSettings, Settings
 from vectorstore.errors import GenerationUnavailable
 
@@ -53,7 +53,7 @@ def fake_llamacpp(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return FakeListChatModel(responses=["Paris"])
 
     monkeypatch.setattr(langchain_community.chat_models, "ChatLlamaCpp", load)
-    monkeypatch.setattr(qa.llm, "_LOCAL", {})
+    monkeypatch.setattr(qa.generate.llm, "_LOCAL", {})
     return loads
 
 
@@ -132,7 +132,7 @@ def test_llamacpp_backend_loads_once_per_file(tmp_path: Path, fake_llamacpp: lis
     # Other parameters replace the loaded model rather than holding two copies.
     chat_model(_settings(tmp_path, model=str(gguf), context_tokens=1024))
     assert len(fake_llamacpp) == 2
-    assert list(qa.llm._LOCAL) == [gguf.resolve()]
+    assert list(qa.generate.llm._LOCAL) == [gguf.resolve()]
 
 
 def test_openai_backend_on_loopback_needs_no_key(
@@ -248,13 +248,17 @@ def test_any_failure_of_the_inner_model_becomes_generation_unavailable() -> None
 
 
 def test_cli_pull_with_llm_pulls_both(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import vectorstore.provision
+    import vectorstore.models.provision
 
     pulled: list[str] = []
     monkeypatch.setattr(
-        vectorstore.provision, "pull_embedding_model", lambda cache, progress: pulled.append("embedding")
+        vectorstore.models.provision,
+        "pull_embedding_model",
+        lambda cache, progress: pulled.append("embedding"),
     )
-    monkeypatch.setattr(qa.llm, "pull_llm", lambda cache, progress: pulled.append("llm") or Path("m.gguf"))
+    monkeypatch.setattr(
+        qa.generate.llm, "pull_llm", lambda cache, progress: pulled.append("llm") or Path("m.gguf")
+    )
 
     assert cli.main(["models", "pull"]) == 0
     assert pulled == ["embedding"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import HumanMessage, SystemMessage
 
-from qa.llm import chat_model, pull_llm
+from qa.generate.llm import chat_model, pull_llm
 from qa.settings import GenerationSettings, Settings
 from tests.conftest import REAL_CACHE
 

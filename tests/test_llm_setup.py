@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-import qa.llm_setup as llm_setup
+import qa.generate.llm_setup as llm_setup
 from qa import cli
 from qa.settings import GenerationSettings, Settings
 from vectorstore.errors import GenerationUnavailable
@@ -109,6 +109,8 @@ def test_the_notice_is_one_line_before_anything_is_fetched(
 ) -> None:
     said: list[str] = []
     monkeypatch.setattr(llm_setup, "llama_cpp_installed", lambda: True)
-    monkeypatch.setattr("qa.llm.pull_llm", lambda cache, progress: said.append("pulled") or cache / "m.gguf")
+    monkeypatch.setattr(
+        "qa.generate.llm.pull_llm", lambda cache, progress: said.append("pulled") or cache / "m.gguf"
+    )
     assert llm_setup.ensure_local_llm(tmp_path, progress=False, notice=said.append) == tmp_path / "m.gguf"
     assert said == [llm_setup.LLM_NOTICE, "pulled"] and "\n" not in llm_setup.LLM_NOTICE

@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from vectorstore.errors import UnsupportedDocument
-from vectorstore.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document, load_sidecar
+from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document, load_sidecar
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 LIMIT = 1_000_000

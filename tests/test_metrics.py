@@ -7,9 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa import metrics
-from qa.evaluate import Record
-from qa.metrics import (
+from qa.evaluate import metrics
+from qa.evaluate.metrics import (
     citation_precision,
     citation_recall,
     fact_present,
@@ -23,6 +22,7 @@ from qa.metrics import (
     summarize,
     word_count,
 )
+from qa.evaluate.run import Record
 
 
 def test_normalize_applies_nfkc_casefold_and_folds_whitespace() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.names import Vocabulary, fold, question_names, unknown_names, unknown_numbers
+from qa.retrieve.names import Vocabulary, fold, question_names, unknown_names, unknown_numbers
 from tests.conftest import SEEDS
 
 

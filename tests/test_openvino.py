@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import REAL_CACHE, ROOT
 from tests.test_provision import _build_index
-from vectorstore import openvino_model
-from vectorstore.provision import MARKER_NAME, openvino_model_dir, pull_embedding_model
+from vectorstore.models import openvino_model
+from vectorstore.models.provision import MARKER_NAME, openvino_model_dir, pull_embedding_model
 
 
 def _fake_convert(calls: list[Path]):  # type: ignore[no-untyped-def]
@@ -94,7 +94,7 @@ def test_without_openvino_installed_the_pull_makes_no_copy(
 def test_the_packaged_model_runs_on_openvino_when_converted_unless_torch_is_asked_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import vectorstore.embedding as embedding
+    import vectorstore.models.embedding as embedding
     from vectorstore.settings import EmbeddingSettings
 
     loads: list[tuple[str, str]] = []
@@ -116,8 +116,8 @@ def test_the_packaged_model_runs_on_openvino_when_converted_unless_torch_is_aske
 @pytest.mark.integration
 def test_openvino_embeds_as_pytorch_does_without_importing_torch() -> None:
     """Same tokens, vectors within 0.995 cosine of PyTorch's bfloat16 ones, the same best passage."""
-    from vectorstore.embedding import SentenceTransformerEmbedder
-    from vectorstore.model_specs import EMBEDDINGGEMMA
+    from vectorstore.models.embedding import SentenceTransformerEmbedder
+    from vectorstore.models.specs import EMBEDDINGGEMMA
     from vectorstore.settings import EmbeddingSettings
 
     pull_embedding_model(REAL_CACHE, progress=True)
@@ -150,7 +150,7 @@ def test_openvino_embeds_as_pytorch_does_without_importing_torch() -> None:
     assert half.shape == (2, 256) and np.allclose(np.linalg.norm(half, axis=1), 1.0, atol=1e-5)
 
     probe = (
-        "import sys; from vectorstore.embedding import SentenceTransformerEmbedder as E; "
+        "import sys; from vectorstore.models.embedding import SentenceTransformerEmbedder as E; "
         "from vectorstore.settings import EmbeddingSettings as S; from pathlib import Path; "
         f"E(S(), Path({str(REAL_CACHE)!r})).embed_queries(['x']); print('torch' in sys.modules)"
     )

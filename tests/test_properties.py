@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vectorstore.chunking import chunk_document, paragraphs, sentences
-from vectorstore.cleaning import clean_text
+from vectorstore.ingest.chunking import chunk_document, paragraphs, sentences
+from vectorstore.ingest.cleaning import clean_text
 from vectorstore.settings import ChunkingSettings
 
 # Words, sentence ends, abbreviations, quotes, hyphens at line ends, blank lines and odd characters:

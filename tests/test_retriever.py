@@ -9,7 +9,7 @@ import pytest
 from langchain_core.documents import Document
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from qa.retriever import CiteqaRetriever, to_document
+from qa.adapters.retriever import CiteqaRetriever, to_document
 from qa.settings import Settings
 from qa.types import Passage
 

@@ -32,7 +32,7 @@ QUESTION = "Where did the foreign ministers meet?"
 # SIGKILL need a real process.
 SLOW_CITEQA = """
 import pathlib, sys, time
-import vectorstore.embedding
+import vectorstore.models.embedding
 from tests.fakes import FakeEmbedder
 
 class SlowEmbedder(FakeEmbedder):
@@ -43,7 +43,7 @@ class SlowEmbedder(FakeEmbedder):
             time.sleep(0.05)
         return super().embed_documents(texts, titles, progress)
 
-vectorstore.embedding.SentenceTransformerEmbedder = lambda *a, **kw: SlowEmbedder()
+vectorstore.models.embedding.SentenceTransformerEmbedder = lambda *a, **kw: SlowEmbedder()
 from qa.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -153,10 +153,12 @@ def test_a_damaged_or_foreign_index_is_one_line_saying_how_to_rebuild(
 def test_the_rebuild_hint_works(
     index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    import vectorstore.embedding
+    import vectorstore.models.embedding
 
     _truncate(_part(index, "vectors"))
-    monkeypatch.setattr(vectorstore.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder())
+    monkeypatch.setattr(
+        vectorstore.models.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder()
+    )
     assert main(["index", str(tmp_path / "docs"), "--rebuild", "--index-dir", str(index)]) == 0
     capfd.readouterr()
     clear_engines()

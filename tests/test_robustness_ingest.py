@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import vectorstore.embedding
+import vectorstore.models.embedding
 from qa.cli import main
 from tests.fakes import FakeEmbedder
 from tests.test_loaders import encrypted, text_pdf
@@ -21,8 +21,10 @@ HUNDRED_MB = 100 * 1024 * 1024
 
 @pytest.fixture(autouse=True)
 def _fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    # cmd_index imports the embedder class from vectorstore.embedding when it runs.
-    monkeypatch.setattr(vectorstore.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder())
+    # cmd_index imports the embedder class from vectorstore.models.embedding when it runs.
+    monkeypatch.setattr(
+        vectorstore.models.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: FakeEmbedder()
+    )
 
 
 def _index(paths: list[Path], index_dir: Path, capfd: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
@@ -87,8 +89,8 @@ def test_nothing_indexable_is_a_nonzero_exit(tmp_path: Path, capfd: pytest.Captu
 
 
 def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
-    from qa.collection import Collection, uploads_dir
     from qa.settings import Settings
+    from qa.web.collection import Collection, uploads_dir
 
     settings = Settings(
         cache_dir=tmp_path / "cache", index_dir=tmp_path / "index", store=StoreSettings(max_file_bytes=1000)

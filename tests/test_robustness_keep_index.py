@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 import qa.engine
-import vectorstore.embedding
+import vectorstore.models.embedding
 from qa.cli import main
 from qa.engine import clear_engines
 from tests.fakes import FakeEmbedder
 from tests.other_user import NOBODY, as_other_user, is_root, shared_folder
 from vectorstore import store
 from vectorstore.indexer import build
-from vectorstore.loaders import load_document
+from vectorstore.ingest.loaders import load_document
 from vectorstore.settings import ChunkingSettings, StoreSettings
 
 DOCS = {
@@ -39,7 +39,7 @@ MAX_CHARS = ChunkingSettings().max_chars
 def embedder(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEmbedder]:
     """One fake model for `citeqa index` and `citeqa ask` alike."""
     fake = FakeEmbedder()
-    monkeypatch.setattr(vectorstore.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
+    monkeypatch.setattr(vectorstore.models.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
     clear_engines()
     yield fake

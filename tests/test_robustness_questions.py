@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 import qa.engine
-from qa import web
 from qa.cli import main
-from qa.collection import Collection
 from qa.engine import clear_engines
 from qa.pipeline import answer
 from qa.settings import Settings
+from qa.web import chat as web
+from qa.web.collection import Collection
 from tests.fakes import FakeEmbedder, fake_collection
 
 SCRIPT = "<script>alert(1)</script>"

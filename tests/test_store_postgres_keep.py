@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 import qa.engine
-import vectorstore.embedding
-from qa import web
+import vectorstore.models.embedding
 from qa.cli import main
-from qa.collection import Collection
 from qa.engine import clear_engines
 from qa.settings import Settings
+from qa.web import chat as web
+from qa.web.collection import Collection
 from tests.fakes import FakeEmbedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.stores.factory import open_store
@@ -38,7 +38,7 @@ QUESTION = "Where did the foreign ministers meet?"
 def embedder(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEmbedder]:
     """One fake model for `citeqa index` and `citeqa ask` alike."""
     fake = FakeEmbedder()
-    monkeypatch.setattr(vectorstore.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
+    monkeypatch.setattr(vectorstore.models.embedding, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
     monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **kw: fake)
     clear_engines()
     yield fake

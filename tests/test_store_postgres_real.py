@@ -21,7 +21,7 @@ from qa.pipeline import answer_from_vector, embed_question, validate_question
 from qa.settings import Settings
 from tests.conftest import REAL_CACHE, ROOT, SEEDS, database_url
 from tests.test_web_browser import _free_port
-from vectorstore.embedding import SentenceTransformerEmbedder
+from vectorstore.models.embedding import SentenceTransformerEmbedder
 from vectorstore.stores.factory import open_store
 
 pytestmark = pytest.mark.integration

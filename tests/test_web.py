@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from qa import render, web
-from qa.collection import Collection, check_upload, safe_upload_name, uploads_dir
 from qa.engine import clear_engines
 from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
+from qa.web import chat as web
+from qa.web import render
+from qa.web.collection import Collection, check_upload, safe_upload_name, uploads_dir
 from tests.fakes import FakeEmbedder
 from vectorstore import store
 
@@ -292,9 +293,11 @@ def _respond_generatively(service: web.ChatService, monkeypatch: pytest.MonkeyPa
     """All updates of one generative answer whose chat model writes `draft`."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-    import qa.generate
+    import qa.generate.rewrite
 
-    monkeypatch.setattr(qa.generate, "load_chat_model", lambda s: FakeListChatModel(responses=[draft]))
+    monkeypatch.setattr(
+        qa.generate.rewrite, "load_chat_model", lambda s: FakeListChatModel(responses=[draft])
+    )
     return _drain(service.respond(QUESTION, [], {}, 5, "generative"))
 
 

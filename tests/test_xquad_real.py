@@ -10,13 +10,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from qa import metrics
 from qa.engine import Engine, clear_engines, get_engine
+from qa.evaluate import metrics
 from qa.pipeline import answer
 from qa.settings import Settings
 from tests.conftest import REAL_CACHE, ROOT
-from vectorstore.embedding import SentenceTransformerEmbedder
 from vectorstore.indexer import build
+from vectorstore.models.embedding import SentenceTransformerEmbedder
 
 pytestmark = pytest.mark.integration
 

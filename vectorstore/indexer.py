@@ -20,11 +20,11 @@ import numpy as np
 from vectorstore import faiss_index, store
 from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
 from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
-from vectorstore.chunking import chunk_document
-from vectorstore.cleaning import CLEANING_VERSION
-from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError, IndexCorrupt, IndexMismatch, IndexNotBuilt
 from vectorstore.index_folder import ensure_writable
+from vectorstore.ingest.chunking import chunk_document
+from vectorstore.ingest.cleaning import CLEANING_VERSION
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import Fingerprint, IndexData, SentenceRef
 from vectorstore.types import Chunk, Document, content_hash

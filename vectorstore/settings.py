@@ -74,7 +74,7 @@ class StoreSettings(Section):
         description="Above this many sentences no question compares every sentence vector: the folder "
         "keeps an approximate sentence index (IVF-SQ8) and maps its vector files, PostgreSQL answers "
         "without loading vectors, and a question scores only the sentences near its nearest hits "
-        "(see qa.window). Above this many chunks the folder's chunk index is IVF too.",
+        "(see qa.retrieve.window). Above this many chunks the folder's chunk index is IVF too.",
     )
     nprobe: int = Field(32, ge=1, description="IVF lists of the chunk index visited per query.")
     sentence_probe_share: float = Field(

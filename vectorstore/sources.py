@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vectorstore.errors import CiteqaError
-from vectorstore.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document
+from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document
 from vectorstore.store import UPLOADS
 from vectorstore.types import Document, content_hash
 

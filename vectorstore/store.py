@@ -235,7 +235,7 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
 
 def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
     """Each document language's mean sentence vector and sentence count ('' for no language): what
-    language centring (`qa.evidence`) needs when not every sentence is scored."""
+    language centring (`qa.retrieve.evidence`) needs when not every sentence is scored."""
     codes, of = data.sentence_languages()
     dim = data.sentence_vectors.shape[1]
     sums = np.zeros((len(codes), dim), np.float64)
@@ -327,19 +327,24 @@ def _is_file(path: Path) -> bool:
 
 
 def check_compatible(manifest: dict[str, Any], expected: Fingerprint, index_dir: Path) -> None:
-    """Refuse an index built by another format, model, dimension or text preparation."""
+    """Refuse an index folder built by another format, model or dimension."""
+    check_fingerprint(manifest, expected, f"at {index_dir}", rebuild_hint(index_dir))
+
+
+def check_fingerprint(manifest: dict[str, Any], expected: Fingerprint, where: str, hint: str) -> None:
+    """Refuse, in one line ending with `hint`, an index (`where`: "at DIR", "in URL") of another
+    format, model or dimension; both stores check this on every load."""
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatch(
-            f"Index at {index_dir} has format version {version}, this citeqa reads {FORMAT_VERSION}; "
-            f"{rebuild_hint(index_dir)}"
+            f"The index {where} has format version {version}, this citeqa reads {FORMAT_VERSION}; {hint}"
         )
     built = (manifest.get("model_id"), manifest.get("model_checksum"), manifest.get("dimension"))
     wanted = (expected.model_id, expected.model_checksum, expected.dimension)
     if built != wanted:
         raise IndexMismatch(
-            f"Index at {index_dir} was built with model {built[0]} (dim {built[2]}), settings ask for "
-            f"{wanted[0]} (dim {wanted[2]}); {rebuild_hint(index_dir)}"
+            f"The index {where} was built with model {built[0]} (dim {built[2]}), settings ask for "
+            f"{wanted[0]} (dim {wanted[2]}); {hint}"
         )
 
 

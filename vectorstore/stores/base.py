@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from vectorstore import faiss_index
-from vectorstore.embedding import Embedder
 from vectorstore.indexer import BuildReport, ProgressFactory
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings
 from vectorstore.store import Fingerprint, IndexData
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from vectorstore import faiss_index, store
-from vectorstore.embedding import Embedder
 from vectorstore.errors import CiteqaError
 from vectorstore.indexer import BuildReport, ProgressFactory, build
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import Fingerprint, IndexData
 from vectorstore.stores.base import ArrayVectors, ChunkHit, SentenceHit, Store

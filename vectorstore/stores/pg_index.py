@@ -28,9 +28,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
-from vectorstore.embedding import Embedder
 from vectorstore.errors import StoreUnavailable
 from vectorstore.indexer import Embedded, ProgressFactory, embed_split, fingerprint_for, split_documents
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings
 from vectorstore.store import FORMAT_VERSION, Fingerprint
 from vectorstore.stores.pg_connection import has_table, has_vector_extension, vector_extension_hint

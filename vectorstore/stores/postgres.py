@@ -34,11 +34,11 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from vectorstore import faiss_index
-from vectorstore.embedding import Embedder
 from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, StoreUnavailable
 from vectorstore.indexer import BuildReport, ProgressFactory
+from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
-from vectorstore.store import FORMAT_VERSION, Fingerprint, IndexData, SentenceRef
+from vectorstore.store import Fingerprint, IndexData, SentenceRef, check_fingerprint
 from vectorstore.stores.base import ArrayVectors, ChunkHit, SentenceHit, Store, Vectors
 from vectorstore.stores.pg_connection import (
     connect,
@@ -149,19 +149,7 @@ class PostgresStore(Store):
 
     def check_compatible(self, manifest: dict[str, Any], expected: Fingerprint, *, writing: bool) -> None:
         """Refuse an index built by another format or model (and, to write, other text preparation)."""
-        version = manifest.get("format_version")
-        if version != FORMAT_VERSION:
-            raise IndexMismatch(
-                f"The index in {self.location} has format version {version}, this citeqa reads "
-                f"{FORMAT_VERSION}; {self.rebuild_hint()}"
-            )
-        built = (manifest.get("model_id"), manifest.get("model_checksum"), manifest.get("dimension"))
-        wanted = (expected.model_id, expected.model_checksum, expected.dimension)
-        if built != wanted:
-            raise IndexMismatch(
-                f"The index in {self.location} was built with model {built[0]} (dim {built[2]}), "
-                f"settings ask for {wanted[0]} (dim {wanted[2]}); {self.rebuild_hint()}"
-            )
+        check_fingerprint(manifest, expected, f"in {self.location}", self.rebuild_hint())
         prepared = (manifest.get("chunking"), manifest.get("cleaning_version"))
         if writing and prepared != (expected.chunking, expected.cleaning_version):
             raise IndexMismatch(
