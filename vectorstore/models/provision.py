@@ -23,6 +23,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -169,20 +170,26 @@ def bfloat16_model_dir(cache_dir: Path, spec: ModelSpec = EMBEDDINGGEMMA) -> Pat
     return weights.parent if complete else None
 
 
+def _converted(target: Path, kind: str, weights: Path, digest: Callable[[], str], *, verify: bool) -> bool:
+    """True when `weights` are the `kind` conversion the marker records: its size, and with `verify`
+    its digest (`digest()` computes it), match `<kind>_bytes` and `<kind>_sha256`."""
+    marker = _read_marker(target)
+    return (
+        weights.is_file()
+        and marker.get(f"{kind}_bytes") == weights.stat().st_size
+        and bool(marker.get(f"{kind}_sha256"))
+        and (not verify or digest() == marker[f"{kind}_sha256"])
+    )
+
+
 def _ensure_bfloat16(target: Path, spec: ModelSpec, progress: bool, *, verify: bool) -> None:
     """Make `<target>/<spec.bfloat16_dir>`: the model folder with its weights converted to bfloat16,
     the other files linked; its sha256 and size are recorded in the marker (and re-checked with
     `verify`)."""
     assert spec.bfloat16_dir is not None
     folder = target / spec.bfloat16_dir
-    marker = _read_marker(target)
     weights = folder / spec.weights_file
-    if (
-        weights.is_file()
-        and marker.get("bfloat16_bytes") == weights.stat().st_size
-        and marker.get("bfloat16_sha256")
-        and (not verify or sha256_file(weights) == marker["bfloat16_sha256"])
-    ):
+    if _converted(target, "bfloat16", weights, lambda: sha256_file(weights), verify=verify):
         return
     _remove_abandoned(target, replace(spec, name=spec.bfloat16_dir))  # conversions killed long ago
     work = Path(tempfile.mkdtemp(prefix=f".{spec.bfloat16_dir}-partial-", dir=target))
@@ -247,14 +254,8 @@ def _ensure_openvino(target: Path, spec: ModelSpec, progress: bool, *, verify: b
     go into the marker (the digest is re-checked with `verify`, and a mismatch converts again)."""
     assert spec.openvino_dir is not None
     folder = target / spec.openvino_dir
-    marker = _read_marker(target)
     weights = folder / openvino_model.BIN
-    if (
-        weights.is_file()
-        and marker.get("openvino_bytes") == weights.stat().st_size
-        and marker.get("openvino_sha256")
-        and (not verify or _openvino_digest(folder) == marker["openvino_sha256"])
-    ):
+    if _converted(target, "openvino", weights, lambda: _openvino_digest(folder), verify=verify):
         return
     _remove_abandoned(target, replace(spec, name=spec.openvino_dir))
     work = Path(tempfile.mkdtemp(prefix=f".{spec.openvino_dir}-partial-", dir=target))
