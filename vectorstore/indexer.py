@@ -49,7 +49,7 @@ def _previous(index_dir: Path, expected: Fingerprint, rebuild: bool) -> IndexDat
         return None
     except IndexCorrupt as err:
         raise IndexCorrupt(str(err)) from None
-    store.check_compatible(old.manifest, expected, index_dir)
+    store.check_fingerprint(old.manifest, expected, f"at {index_dir}", store.rebuild_hint(index_dir))
     if (
         old.fingerprint.chunking != expected.chunking
         or old.fingerprint.cleaning_version != expected.cleaning_version

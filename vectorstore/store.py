@@ -326,11 +326,6 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def check_compatible(manifest: dict[str, Any], expected: Fingerprint, index_dir: Path) -> None:
-    """Refuse an index folder built by another format, model or dimension."""
-    check_fingerprint(manifest, expected, f"at {index_dir}", rebuild_hint(index_dir))
-
-
 def check_fingerprint(manifest: dict[str, Any], expected: Fingerprint, where: str, hint: str) -> None:
     """Refuse, in one line ending with `hint`, an index (`where`: "at DIR", "in URL") of another
     format, model or dimension; both stores check this on every load."""
@@ -356,7 +351,7 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
     """
     manifest = read_manifest(index_dir)
     if expected is not None:
-        check_compatible(manifest, expected, index_dir)
+        check_fingerprint(manifest, expected, f"at {index_dir}", rebuild_hint(index_dir))
     try:
         approximate = "sentence_index" in manifest
         parts = _PARTS + (_OPTIONAL if approximate else ())
