@@ -115,7 +115,7 @@ class Engine:
 
 
 _lock = threading.Lock()
-_engines: dict[tuple[str, str, int | None], Engine] = {}
+_engines: dict[tuple[str, str, int | None, int], Engine] = {}
 
 
 def store_key(settings: Settings) -> str:
@@ -125,8 +125,8 @@ def store_key(settings: Settings) -> str:
 
 def get_engine(settings: Settings, embedder: Embedder | None = None) -> Engine:
     """The process-wide Engine for these settings, reloaded when the index in the store changes."""
-    key = (store_key(settings), settings.embedding.model, settings.embedding.dimension)
-    hits = settings.retrieval.approximate_hits
+    hits = settings.retrieval.approximate_hits  # kept by the Engine, so part of what names it
+    key = (store_key(settings), settings.embedding.model, settings.embedding.dimension, hits)
     with _lock:
         engine = _engines.get(key)
         if engine is not None and engine.generation == engine.store.generation():
