@@ -96,22 +96,17 @@ def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
         cache_dir=tmp_path / "cache", index_dir=tmp_path / "index", store=StoreSettings(max_file_bytes=1000)
     )
     collection = Collection(settings, FakeEmbedder(), folders=[uploads_dir(settings)])
-    incoming = tmp_path / "incoming" / "sub"
-    incoming.mkdir(parents=True)
-    (incoming / "tool.exe").write_bytes(b"MZ\x90\x00")
-    (incoming / "big.txt").write_text("x" * 1001)
-    (incoming / "ok.txt").write_text(GOOD)
-    (tmp_path / "incoming" / "escape.md").write_text("# Escape\n\nA Markdown note.\n")
-    given: list[str | Path] = [
-        incoming / "tool.exe",
-        incoming / "big.txt",
-        incoming / "ok.txt",
-        f"{incoming}/../escape.md",
+    # Names as a client may send them: only their last part counts.
+    given = [
+        ("sub/tool.exe", b"MZ\x90\x00"),
+        ("sub/big.txt", b"x" * 1001),
+        ("sub/ok.txt", GOOD.encode()),
+        ("sub/../escape.md", b"# Escape\n\nA Markdown note.\n"),
     ]
 
     saved, refused = collection.save_uploads(given)
 
-    assert saved == ["ok.txt", "escape.md"]
+    assert [s.name for s in saved] == ["ok.txt", "escape.md"]
     assert refused == [
         "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .pdf.",
         "big.txt: 0.0 MB is over the 0 MB limit.",

@@ -23,6 +23,7 @@ from qa.settings import Settings
 from qa.web import chat as web
 from qa.web.collection import Collection
 from tests.fakes import FakeEmbedder
+from tests.sent_files import sent
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.stores.factory import open_store
 from vectorstore.stores.postgres import PostgresStore
@@ -186,7 +187,8 @@ def test_the_web_chat_answers_from_the_database_during_an_upload_and_keeps_its_d
     upload = tmp_path / "log.txt"
     upload.write_bytes(b"Log\n\nThe blue submarine visited Bergen in October.\n")
     updates: list[Any] = []
-    build = threading.Thread(target=lambda: updates.extend(service.upload([str(upload)])))
+    sent_upload = sent(tmp_path / "gradio", upload)
+    build = threading.Thread(target=lambda: updates.extend(service.upload(*sent_upload)))
     build.start()
     while service.collection.building is None or not service.collection.building.total:
         time.sleep(0.01)
@@ -209,7 +211,6 @@ def test_the_web_chat_answers_from_the_database_during_an_upload_and_keeps_its_d
     assert set(indexed.indexed_hashes()) == {*DOCS, "log.txt"}
     assert service.ask(QUESTION)["note"] is None
     # An upload named like a document of the database gets a name of its own.
-    same_name = tmp_path / "summit.txt"
-    same_name.write_bytes(b"Other\n\nSomething else entirely.\n")
-    assert service.collection.save_uploads([same_name]) == (["summit-2.txt"], [])
+    same_name = ("summit.txt", b"Other\n\nSomething else entirely.\n")
+    assert [s.name for s in service.collection.save_uploads([same_name])[0]] == ["summit-2.txt"]
     indexed.close()

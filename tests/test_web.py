@@ -15,8 +15,9 @@ from qa.settings import Settings
 from qa.types import Answer, Citation, Passage
 from qa.web import chat as web
 from qa.web import render
-from qa.web.collection import Collection, check_upload, safe_upload_name, uploads_dir
+from qa.web.collection import Collection, Saved, check_upload, safe_upload_name, uploads_dir
 from tests.fakes import FakeEmbedder
+from tests.sent_files import sent
 from vectorstore import store
 
 EVIL = "<script>alert(1)</script> <b>x</b>"
@@ -163,13 +164,11 @@ def _file(tmp_path: Path, name: str, data: bytes) -> Path:
         ("big.txt", b"x" * 2_000_001, "big.txt: 2.0 MB is over the 2 MB limit."),
         ("fake.pdf", b"<html>not a pdf</html>", "fake.pdf: not a PDF file."),
         ("binary.md", b"abc\0def", "binary.md: not a text file."),
+        ("late-nul.txt", b"text " * 1000 + b"\0", "late-nul.txt: not a text file."),
     ],
 )
-def test_uploads_of_the_wrong_type_or_size_are_refused(
-    tmp_path: Path, name: str, data: bytes, reason: str
-) -> None:
-    path = _file(tmp_path, name, data)
-    assert check_upload(path, name, max_bytes=2_000_000) == reason
+def test_uploads_of_the_wrong_type_or_size_are_refused(name: str, data: bytes, reason: str) -> None:
+    assert check_upload(name, data, max_bytes=2_000_000) == reason
 
 
 @pytest.fixture
@@ -198,7 +197,7 @@ def test_an_answer_streams_in_and_its_sources_fill_the_panel(service: web.ChatSe
     _drain(service.on_load())
     updates = _drain(service.respond(QUESTION, [], {}, 5, "extractive"))
     first_history = updates[0][1]
-    assert first_history[0] == {"role": "user", "content": render.escape(QUESTION)}
+    assert first_history[0] == {"role": "user", "content": render.render_question(QUESTION)}
     assert "citeqa-pending" in first_history[1]["content"]
     final_text, history, answers, sources, _status = updates[-1]
     assert final_text == ""
@@ -263,23 +262,24 @@ def test_an_upload_becomes_searchable_without_restart(service: web.ChatService, 
         b"Submarine\n\nThe blue submarine visited the harbour of Bergen in October.\n",
     )
     bad = _file(tmp_path, "notes.exe", b"MZ")
-    updates = _drain(service.upload([str(good), str(bad)]))
-    report, status, cleared = updates[-1]
+    updates = _drain(service.upload(*sent(tmp_path / "gradio", good, bad)))
+    report, status, cleared, cancel = updates[-1]
     assert "Added submarine.txt: it is now searchable." in report
     assert "Refused notes.exe: .exe files are not accepted" in report
     assert status == '<div class="citeqa-status">3 documents, 3 chunks, model fake-embedder</div>'
-    assert cleared is None
+    assert cleared is None and cancel["visible"] is False
     assert (service.collection.uploads / "submarine.txt").is_file()
+    assert sorted(p.name for p in service.collection.uploads.iterdir()) == ["submarine.txt"]
     assert service.ask(question)["citations"][0]["source"] == "submarine.txt"
 
 
 def test_an_upload_never_takes_the_name_of_an_existing_document(
     service: web.ChatService, tmp_path: Path
 ) -> None:
-    other = _file(tmp_path, "istanbul.txt", b"Another\n\nA different text about Istanbul.\n")
+    other = ("istanbul.txt", b"Another\n\nA different text about Istanbul.\n")
     saved, refused = service.collection.save_uploads([other])
-    assert saved == ["istanbul-2.txt"] and not refused
-    assert service.collection.save_uploads([other]) == (["istanbul-2.txt"], [])
+    assert saved == [Saved("istanbul-2.txt", new=True)] and not refused
+    assert service.collection.save_uploads([other]) == ([Saved("istanbul-2.txt", new=False)], [])
 
 
 def test_the_app_exposes_ask_as_its_only_public_api(tmp_path: Path) -> None:
@@ -350,15 +350,15 @@ def test_an_upload_keeps_what_the_index_holds_from_folders_this_server_does_not_
     # Another server on the same index, started where docs/ is not configured.
     service = web.ChatService(settings, Collection(settings, FakeEmbedder(), folders=[]))
     upload = _file(tmp_path, "submarine.txt", b"Submarine\n\nThe blue submarine visited Bergen in October.\n")
-    *_, (report, _, _) = _drain(service.upload([str(upload)]))
+    *_, (report, _, _, _) = _drain(service.upload(*sent(tmp_path / "gradio", upload)))
     assert "Added submarine.txt: it is now searchable." in report
     manifest = store.read_manifest(settings.resolved_index_dir)
     assert set(manifest["documents"]) == {"istanbul.txt", "submarine.txt"}
     assert service.ask(QUESTION)["citations"][0]["source"] == "istanbul.txt"
     assert (settings.resolved_index_dir / "uploads" / "submarine.txt").is_file()
     # An upload named like a document kept from elsewhere gets a name of its own.
-    same_name = _file(tmp_path, "istanbul.txt", b"Other\n\nSomething else entirely.\n")
-    assert service.collection.save_uploads([same_name]) == (["istanbul-2.txt"], [])
+    same_name = ("istanbul.txt", b"Other\n\nSomething else entirely.\n")
+    assert service.collection.save_uploads([same_name]) == ([Saved("istanbul-2.txt", new=True)], [])
     clear_engines()
 
 
@@ -396,7 +396,8 @@ def test_questions_during_a_build_are_answered_from_the_index_before_it(tmp_path
     embedder.gate.clear()
     upload = _file(tmp_path, "log.txt", b"Log\n\nThe blue submarine visited Bergen in October.\n")
     updates: list[Any] = []
-    second_build = threading.Thread(target=lambda: updates.extend(service.upload([str(upload)])))
+    sent_upload = sent(tmp_path / "gradio", upload)
+    second_build = threading.Thread(target=lambda: updates.extend(service.upload(*sent_upload)))
     second_build.start()
     while service.collection.building is None or not service.collection.building.total:
         time.sleep(0.01)

@@ -2,8 +2,9 @@
 
 `build_app(settings)` assembles the page; `qa.web.server.serve` mounts it beside the HTTP APIs and runs
 it. `ChatService` holds what the page's events call (and what those APIs call); the HTML they return
-comes from `qa.web.render`, the folders, uploads and index builds from `qa.web.collection`. Document text
-reaches the page only through `html.escape`, and every error reaches it as a short chat message,
+comes from `qa.web.render`, the folders, uploads and index builds from `qa.web.collection`. Document and
+user text reach the page only escaped (`qa.web.render`: the question as plain text, never Markdown),
+uploads only as bytes the client sent (`qa.web.received`), and every error as a short chat message,
 never a traceback.
 """
 
@@ -24,13 +25,13 @@ from qa.pipeline import MODE_GENERATIVE, answer, answer_stream
 from qa.settings import Settings
 from qa.types import Answer
 from qa.web.collection import UPLOAD_SUFFIXES, Collection, build_progress
+from qa.web.received import ReceivedFiles, cleaned_name
 from qa.web.render import (
-    escape,
-    one_line,
     pending,
     render_answer,
     render_draft,
     render_error,
+    render_question,
     render_sources,
     render_status,
     upload_report,
@@ -50,9 +51,23 @@ EXAMPLES = (
 DEFAULT_CONCURRENCY = 4
 _STREAM_WORDS = 3  # words added per streamed update
 _STREAM_DELAY = 0.025  # seconds between updates: visible, yet a 60-word answer takes well under a second
+CANCEL_LABEL = "Cancel indexing"
 
 
 # ---------------------------------------------------------------------------------------------- handlers
+
+
+def _cancel_hidden() -> Any:
+    return gr.update(value=CANCEL_LABEL, visible=False, interactive=True)
+
+
+def _skipped(lines: Sequence[str], name: str) -> str | None:
+    """The build's "<file>: <why>" line about the upload `name` (named alone or within its folder)."""
+    for line in lines:
+        file = line.split(": ", 1)[0]
+        if file == name or file.endswith(f"/{name}"):
+            return line
+    return None
 
 
 class ChatService:
@@ -109,7 +124,7 @@ class ChatService:
         history, answers = list(history or []), dict(answers or {})
         question = question or ""
         if question.strip():
-            history.append({"role": "user", "content": one_line(escape(question.strip()))})
+            history.append({"role": "user", "content": render_question(question.strip())})
         history.append({"role": "assistant", "content": pending("Searching the documents…")})
         yield "", list(history), dict(answers), gr.skip(), gr.skip()
         drafted = False
@@ -183,31 +198,58 @@ class ChatService:
             log.exception("API ask failed")
             return {"error": f"unexpected error ({type(err).__name__}); see the server log"}
 
-    def upload(self, files: list[str] | None) -> Iterator[tuple[Any, ...]]:
-        """Save, index and report uploads: yields (upload report, status line, file input)."""
-        saved, refused = self.collection.save_uploads(files or [])
-        lines = [f"Refused {r}" for r in refused]
+    def upload(self, files: list[str] | None, received: ReceivedFiles) -> Iterator[tuple[Any, ...]]:
+        """Save, index and report uploads: yields (upload report, status line, file input, cancel button).
+
+        Only bytes the client sent count (`received`: a path it names is never read otherwise). What
+        the build cannot read, and everything of a cancelled or failed build, leaves the uploads
+        folder again, so it holds only what is indexed.
+        """
+        incoming: list[tuple[str, bytes]] = []
+        lines: list[str] = []
+        for given in files or []:
+            data = received.take(given)
+            if data is None:
+                lines.append(f"Refused {cleaned_name(given)}: not a file sent from this page.")
+            else:
+                incoming.append((cleaned_name(given), data))
+        saved, refused = self.collection.save_uploads(incoming)
+        lines += [f"Refused {r}" for r in refused]
         if not saved:
-            yield upload_report(lines or ["No files."]), self.collection.status(), None
+            yield upload_report(lines or ["No files."]), self.collection.status(), None, _cancel_hidden()
             return
         since = time.monotonic()
-        yield upload_report([f"Indexing {', '.join(saved)}…", *lines]), self.collection.status(), None
+        names = ", ".join(s.name for s in saved)
+        shown = gr.update(value=CANCEL_LABEL, visible=True, interactive=True)
+        yield upload_report([f"Indexing {names}…", *lines]), self.collection.status(), None, shown
         state = None
         for state in self.collection.update(since):
-            yield gr.skip(), build_progress(state), None
+            yield gr.skip(), build_progress(state), None, gr.skip()
         if state is None or state.error or state.report is None:
-            lines.insert(0, f"Indexing failed: {state.error if state else 'no build ran'}")
+            for item in saved:
+                self.collection.remove_upload(item)
+            if state is not None and state.cancelled:
+                lines.insert(0, f"Cancelled: {names} not added. {state.error}")
+            else:
+                why = state.error if state else "no build ran"
+                lines.insert(0, f"Indexing failed: {why} {names} not added.")
         else:
-            skipped = {s.split(":", 1)[0]: s for s in state.report.skipped}
             caveats = dict(w.split(": ", 1) for w in state.report.warnings)
-            for name in saved:
-                if name in skipped:
-                    lines.insert(0, f"Could not read {skipped[name]}")
-                elif name in caveats:
-                    lines.insert(0, f"Added {name}: it is now searchable; {caveats[name]}.")
+            for item in saved:
+                if (line := _skipped(state.report.skipped, item.name)) is not None:
+                    self.collection.remove_upload(item)
+                    lines.insert(0, f"Could not read {line}; it was not kept.")
+                elif item.name in caveats:
+                    lines.insert(0, f"Added {item.name}: it is now searchable; {caveats[item.name]}.")
                 else:
-                    lines.insert(0, f"Added {name}: it is now searchable.")
-        yield upload_report(lines), self.collection.status(), None
+                    lines.insert(0, f"Added {item.name}: it is now searchable.")
+        yield upload_report(lines), self.collection.status(), None, _cancel_hidden()
+
+    def cancel_upload(self) -> Any:
+        """The cancel button: stop the running build (the upload it serves then reports and cleans up)."""
+        if self.collection.cancel():
+            return gr.update(value="Cancelling…", interactive=False)
+        return _cancel_hidden()
 
     def on_load(self) -> Iterator[str]:
         """Status line on page load; builds the index first when there is none."""
@@ -260,6 +302,8 @@ def build_app(
                     feedback_options=None,
                     group_consecutive_messages=False,
                     placeholder="Ask a question about the documents; every answer quotes its sources.",
+                    # Messages are HTML made by qa.web.render, user text escaped in it: no LaTeX either.
+                    latex_delimiters=[],
                 )
                 with gr.Row():
                     question = gr.Textbox(
@@ -295,7 +339,8 @@ def build_app(
                         file_types=list(UPLOAD_SUFFIXES),
                         type="filepath",
                     )
-                    report = gr.HTML("", js_on_load=None)
+                    cancel = gr.Button(CANCEL_LABEL, visible=False, size="sm", elem_id="citeqa-cancel")
+                    report = gr.HTML("", js_on_load=None, elem_id="citeqa-upload-report")
             with gr.Column(scale=2, min_width=320):
                 sources = gr.HTML(render_sources(None), elem_id="citeqa-sources-panel", js_on_load=None)
 
@@ -309,7 +354,13 @@ def build_app(
         ask.click(**turn)  # type: ignore[arg-type]
         chat.select(service.select, [answers], [sources], api_visibility="private")
         chat.clear(lambda: ({}, render_sources(None)), None, [answers, sources], api_visibility="private")
-        files.upload(service.upload, [files], [report, status, files], api_visibility="private")
+        received = ReceivedFiles(app.upload_file_set)  # what Gradio's upload route wrote, nothing else
+
+        def upload(paths: list[str] | None) -> Iterator[tuple[Any, ...]]:
+            yield from service.upload(paths, received)
+
+        files.upload(upload, [files], [report, status, files, cancel], api_visibility="private")
+        cancel.click(service.cancel_upload, None, [cancel], api_visibility="private")
         app.load(service.on_load, None, [status], api_visibility="private")
 
         def ask_api(question: str) -> dict[str, Any]:

@@ -57,23 +57,33 @@ def safe_upload_name(name: str) -> str | None:
     return f"{stem}.{suffix.lower()}"
 
 
-def check_upload(path: Path, name: str, max_bytes: int) -> str | None:
+def check_upload(name: str, data: bytes, max_bytes: int) -> str | None:
     """Why an uploaded file is refused, in one line, or None when it may be indexed."""
     suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         return f"{name}: {suffix or 'no'} files are not accepted; upload {', '.join(UPLOAD_SUFFIXES)}."
-    size = path.stat().st_size
-    if size == 0:
+    if not data:
         return f"{name}: the file is empty."
-    if size > max_bytes:
-        return f"{name}: {size / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit."
-    with path.open("rb") as fh:
-        head = fh.read(1024)
-    if suffix == ".pdf" and not head.startswith(b"%PDF-"):
+    if len(data) > max_bytes:
+        return f"{name}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit."
+    if suffix == ".pdf" and not data.startswith(b"%PDF-"):
         return f"{name}: not a PDF file."
-    if suffix != ".pdf" and b"\0" in head:
+    if suffix != ".pdf" and b"\0" in data:  # anywhere, not just at the start: no text has a NUL byte
         return f"{name}: not a text file."
     return None
+
+
+class BuildCancelled(CiteqaError):
+    """The build was cancelled from the page; the index stays as it was before it."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    """An upload saved into the uploads folder: its name there, and whether this upload created it
+    (False: the same bytes were there already, so removing it would remove an earlier upload)."""
+
+    name: str
+    new: bool
 
 
 @dataclass
@@ -86,9 +96,12 @@ class BuildState:
     finished: bool = False
     report: BuildReport | None = None
     error: str | None = None
+    cancelled: bool = False  # asked to stop: it does at its next batch of passages
     thread: threading.Thread | None = field(default=None, repr=False)
 
     def describe(self) -> str:
+        if self.cancelled:
+            return "Cancelling the index build…"
         if self.total:
             return f"Building the index: embedding {self.done:,} of {self.total:,} passages…"
         return "Building the index: reading documents…"
@@ -172,11 +185,17 @@ class Collection:
             return state
 
     def _run(self, state: BuildState) -> None:
+        def stop_if_cancelled() -> None:
+            if state.cancelled:
+                raise BuildCancelled("Indexing was cancelled; the index is as it was before.")
+
         def progress(total: int):  # type: ignore[no-untyped-def]
+            stop_if_cancelled()  # called once the documents are read, before anything is embedded
             state.total = total
 
             def tick(n: int) -> None:
                 state.done += n
+                stop_if_cancelled()  # after each batch: the build ends by raising, nothing is saved
 
             return tick, lambda: None
 
@@ -215,26 +234,38 @@ class Collection:
             time.sleep(poll)
         yield state
 
-    def save_uploads(self, paths: Sequence[str | Path]) -> tuple[list[str], list[str]]:
-        """Copy acceptable uploads into the uploads folder; returns (saved names, refusal lines)."""
-        saved: list[str] = []
+    def cancel(self) -> bool:
+        """Ask the running build to stop (it does after its current batch); False when none runs."""
+        state = self.building
+        if state is None:
+            return False
+        state.cancelled = True
+        return True
+
+    def save_uploads(self, files: Sequence[tuple[str, bytes]]) -> tuple[list[Saved], list[str]]:
+        """Write acceptable uploads, given as (name, bytes), into the uploads folder under safe names;
+        returns (what was saved, refusal lines)."""
+        saved: list[Saved] = []
         refused: list[str] = []
         self.uploads.mkdir(parents=True, exist_ok=True)
-        for given in paths:
-            path = Path(given)
-            name = safe_upload_name(path.name)
+        for given, data in files:
+            name = safe_upload_name(given)
             if name is None:
-                refused.append(f"{path.name or '(no name)'}: not a usable file name.")
+                refused.append(f"{given or '(no name)'}: not a usable file name.")
                 continue
-            reason = check_upload(path, name, self.settings.store.max_file_bytes)
+            reason = check_upload(name, data, self.settings.store.max_file_bytes)
             if reason:
                 refused.append(reason)
                 continue
-            saved.append(self._store(path, name))
+            saved.append(self._store(data, name))
         return saved, refused
 
-    def _store(self, path: Path, name: str) -> str:
-        data = path.read_bytes()
+    def remove_upload(self, saved: Saved) -> None:
+        """Take an upload this page created out of the uploads folder again (refused or cancelled)."""
+        if saved.new:
+            (self.uploads / saved.name).unlink(missing_ok=True)
+
+    def _store(self, data: bytes, name: str) -> Saved:
         stem, suffix = name.rsplit(".", 1)
         candidate, n = name, 1
         # A name already used in any folder or in the index would give two documents one id (or replace
@@ -243,7 +274,7 @@ class Collection:
         while candidate in taken or any((f / candidate).exists() for f in [*self.folders, self.uploads]):
             existing = self.uploads / candidate
             if existing.is_file() and existing.read_bytes() == data:
-                return candidate
+                return Saved(candidate, new=False)
             n += 1
             candidate = f"{stem}-{n}.{suffix}"
         # Not mkstemp (0600): an upload is readable like the rest of the index, as the umask says.
@@ -251,7 +282,7 @@ class Collection:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
             fh.write(data)
         os.replace(tmp, self.uploads / candidate)
-        return candidate
+        return Saved(candidate, new=True)
 
     def _indexed_names(self) -> set[str]:
         """Documents the index holds that are not this folder's uploads."""

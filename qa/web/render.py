@@ -2,13 +2,17 @@
 
 Pure functions of their arguments, no Gradio events. Every piece of document or user text passes
 through `escape` (`html.escape`) before it reaches the page, and the result is one line of HTML
-(`one_line`), since a blank line would hand the rest of a chat message to Markdown.
+(`one_line`) inside a block element, since the chat renders Markdown outside HTML blocks and a blank
+line would hand the rest of a message to it. The question is shown as plain text (`render_question`):
+its Markdown punctuation becomes character references as well, so `![x](http://…)` or an autolink
+is never an image the browser fetches or a link.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import string
 from collections.abc import Sequence
 
 import gradio as gr
@@ -17,6 +21,8 @@ from qa import prompts
 from qa.types import Answer, Passage
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# Every ASCII punctuation mark: all of Markdown's and HTML's syntax, and the colon of a URL scheme.
+_PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
 _CONTEXT_CHARS = 300  # characters of passage shown on each side of a cited sentence
 
 
@@ -33,6 +39,17 @@ def one_line(escaped: str) -> str:
     """Escaped text with its line breaks as <br>."""
     # One line of HTML: a blank line would end the chat's HTML block and hand the rest to Markdown.
     return escaped.replace("\r", "").replace("\n", "<br>")
+
+
+def plain(text: str) -> str:
+    """`text` with every ASCII punctuation mark as a character reference (`&` `<` `>` among them), so
+    no HTML, Markdown or autolink in it takes effect wherever the page renders it; it reads the same."""
+    return _PUNCTUATION.sub(lambda m: f"&#{ord(m.group())};", str(text))
+
+
+def render_question(question: str) -> str:
+    """The chat bubble of the user's question: its text, literally."""
+    return f'<div class="citeqa-user-text">{one_line(plain(question))}</div>'
 
 
 def render_answer(result: Answer, shown: str | None = None) -> str:
