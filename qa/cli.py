@@ -105,7 +105,9 @@ def _prepare_generation(settings) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.commands import ask
+    from qa.pipeline import validate_question
 
+    validate_question(args.question)  # refused before a chat model is fetched for it
     settings = _settings(args)
     _prepare_generation(settings)
     return ask(args, settings)

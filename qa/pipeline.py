@@ -29,16 +29,44 @@ MODES = (MODE_EXTRACTIVE, MODE_GENERATIVE)
 
 
 def validate_question(question: str) -> str:
-    """The question with outer whitespace removed, or BadQuestion with a one-line reason."""
+    """The question with its whitespace collapsed, or BadQuestion with a one-line reason.
+
+    Every interface (CLI, REST, OpenAI-compatible chat, MCP, web chat) reaches the pipeline through
+    here, so text none of them could echo back (a lone surrogate, as undecodable bytes arrive in
+    `sys.argv` or a JSON `"\\ud800"` escape) is refused once, before any model or store sees it.
+    """
     if not isinstance(question, str) or not question.strip():
         raise BadQuestion('The question is empty; ask something, e.g. "What was offered at Istanbul?"')
     if len(question) >= MAX_QUESTION_CHARS:
         raise BadQuestion(
             f"The question is {len(question):,} characters long; keep it under {MAX_QUESTION_CHARS:,}."
         )
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\t\n\r" for ch in question):
-        raise BadQuestion("The question contains control characters; remove them and ask again.")
+    if (problem := _unreadable(question)) is not None:
+        raise BadQuestion(problem)
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in question):
+        # "?!?", "...", "¿¡" or emoji alone: nothing to look for, so no passage could be the answer.
+        raise BadQuestion(
+            "The question has no words, only punctuation or symbols; ask something, e.g. "
+            '"What was offered at Istanbul?"'
+        )
     return " ".join(question.split())
+
+
+def _unreadable(question: str) -> str | None:
+    """Why `question` is not text a person typed, or None: a lone surrogate, U+FFFD (what a decoder
+    leaves of bytes that were not UTF-8), a noncharacter or a control character."""
+    for ch in question:
+        category, code = unicodedata.category(ch), ord(ch)
+        if category == "Cs" or ch == "\ufffd":
+            return (
+                "The question is not valid UTF-8 text (it holds a lone surrogate or U+FFFD, "
+                "what is left of bytes that are not UTF-8); send it as UTF-8."
+            )
+        if 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE:
+            return f"The question holds the noncharacter U+{code:04X}; remove it and ask again."
+        if category == "Cc" and ch not in "\t\n\r":
+            return "The question contains control characters; remove them and ask again."
+    return None
 
 
 def _mode(mode: str | None, settings: Settings) -> str:

@@ -38,24 +38,27 @@ class Server:
 
 @contextmanager
 def serving(
-    args: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT
+    args: Sequence[str],
+    log: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    module: str = "qa.cli",
 ) -> Iterator[Server]:
     """`python -m qa.cli serve ARGS --port P` with the real model cache; stopped afterwards.
 
     Ready once `/` answers 200 (the chat page, or its login form). The environment is the test's own
-    plus `env`, without CITEQA_AUTH unless `env` sets it.
+    plus `env` (which may name another CITEQA_CACHE_DIR), without CITEQA_AUTH unless `env` sets it.
+    `module` "tests.fake_cli" serves with the fake embedder instead of the model.
     """
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "CITEQA_AUTH"}
     environment.update(
-        CITEQA_CACHE_DIR=str(REAL_CACHE),
-        GRADIO_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-        **(env or {}),
+        CITEQA_CACHE_DIR=str(REAL_CACHE), GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1"
     )
+    environment.update(env or {})
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", *args, "--port", str(port)],
+            [sys.executable, "-m", module, "serve", *args, "--port", str(port)],
             cwd=cwd,
             env=environment,
             stdout=out,

@@ -3,24 +3,47 @@
 Built with the official `mcp` SDK's `MCPServer`. Both tools call the same `Backend` as the web APIs:
 `ask` returns the cited answer (text for the model to read, and the `citeqa ask --json` object as
 structured content), `search` the retrieved passages with their sources. A library error (an empty
-question, no index) comes back as a tool error with its one-line message. The model loads on the
-first call; the SDK keeps stdout for the protocol and sends any other output to stderr. The tools'
-signatures are read by the SDK at run time, so their types are imported at module level.
+question, no index, a database that is down) comes back as a tool error with its one-line message,
+anything unexpected as a tool error naming its type (the traceback goes to stderr). The model loads
+on the first call; the SDK keeps stdout for the protocol and sends any other output to stderr. The
+tools' signatures are read by the SDK at run time, so their types are imported at module level.
+
+A line the SDK cannot read is not dropped in silence (the host would wait for ever): a lone
+surrogate escape (`"\\ud800"`, which JSON allows and the SDK's parser refuses) is read as U+FFFD,
+which the question's validation then refuses as a tool error, and a line that is not JSON-RPC at all
+gets the JSON-RPC error reply with id null.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from typing import Annotated, Any
 
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from mcp.server.mcpserver import MCPServer
-from mcp.types import CallToolResult, TextContent
-from pydantic import Field
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    CallToolResult,
+    ErrorData,
+    JSONRPCError,
+    TextContent,
+    jsonrpc_message_adapter,
+)
+from pydantic import Field, ValidationError
 
 from qa.backend import Backend, LocalBackend
 from qa.settings import Settings
 from qa.types import Answer
 from vectorstore.errors import CiteqaError
 
+log = logging.getLogger(__name__)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 Passages = Annotated[int | None, Field(ge=1, le=50)]
 INSTRUCTIONS = (
     "citeqa answers questions from a fixed collection of documents, quoting them. `ask` gives an "
@@ -62,7 +85,10 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
     """The MCP server with the tools `ask` and `search` over `backend`."""
     server: MCPServer[Any] = MCPServer("citeqa", instructions=INSTRUCTIONS)
 
-    def failure(err: CiteqaError) -> CallToolResult:
+    def failure(err: Exception) -> CallToolResult:
+        if not isinstance(err, CiteqaError):
+            log.error("an MCP tool call failed", exc_info=err)
+            err = CiteqaError(f"Unexpected error ({type(err).__name__}); see the server's stderr.")
         return CallToolResult(content=[TextContent(type="text", text=str(err))], is_error=True)
 
     @server.tool(title="Ask the documents")
@@ -75,7 +101,7 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
         """
         try:
             result = backend.answer(question, k, mode)
-        except CiteqaError as err:
+        except Exception as err:  # noqa: BLE001 - the host gets one line, stderr the traceback
             return failure(err)
         return CallToolResult(
             content=[TextContent(type="text", text=answer_text(result))], structured_content=result.to_dict()
@@ -91,7 +117,7 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
         """
         try:
             result = backend.answer(query, k, "extractive")
-        except CiteqaError as err:
+        except Exception as err:  # noqa: BLE001 - the host gets one line, stderr the traceback
             return failure(err)
         passages = passages_of(result)
         text = "\n\n".join(
@@ -108,5 +134,56 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
 
 def run(settings: Settings) -> int:
     """Serve the tools over stdin/stdout until the host closes the connection."""
-    create_server(LocalBackend(settings), settings.mode).run("stdio")
+    anyio.run(serve_stdio, create_server(LocalBackend(settings), settings.mode))
     return 0
+
+
+async def serve_stdio(server: MCPServer[Any]) -> None:
+    """`MCPServer.run("stdio")` with `reread` between the SDK's reader and the session."""
+    # The SDK has no public seam between its stdio transport and the session it feeds.
+    lowlevel = server._lowlevel_server
+    async with stdio_server() as (read_stream, write_stream):
+        send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(reread, read_stream, send, write_stream)
+            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+
+
+async def reread(
+    source: ObjectReceiveStream[SessionMessage | Exception],
+    sink: ObjectSendStream[SessionMessage | Exception],
+    replies: ObjectSendStream[SessionMessage],
+) -> None:
+    """Pass the SDK's messages on; a line it could not read is read again with Python's `json`
+    (lone surrogates as U+FFFD) or answered with a JSON-RPC error, never dropped unanswered."""
+    async with sink:
+        async for item in source:
+            if isinstance(item, ValidationError):
+                message, error = repaired(item)
+                if error is not None:
+                    await replies.send(SessionMessage(error))
+                    continue
+                item = SessionMessage(message)
+            await sink.send(item)
+
+
+def repaired(err: ValidationError) -> tuple[Any, JSONRPCError | None]:
+    """(the message of the line the SDK refused, None), or (None, the JSON-RPC error to reply)."""
+    problem = err.errors()[0]
+    line = problem.get("input")
+    if problem.get("type") != "json_invalid" or not isinstance(line, str):
+        return None, _error(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+    try:
+        # json keeps a lone "\ud800" escape as a surrogate; written back with U+FFFD in its place,
+        # the line is one the SDK reads.
+        text = _SURROGATE.sub("\ufffd", json.dumps(json.loads(line), ensure_ascii=False))
+    except (ValueError, RecursionError):
+        return None, _error(PARSE_ERROR, "Parse error: the line is not JSON (or nests too deeply)")
+    try:
+        return jsonrpc_message_adapter.validate_json(text, by_name=False), None
+    except ValidationError:
+        return None, _error(INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+
+
+def _error(code: int, message: str) -> JSONRPCError:
+    return JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=code, message=message))

@@ -2,85 +2,29 @@
 
 `create_api(backend, credentials)` returns the FastAPI app the chat page is mounted on (see
 `qa.web.chat.serve`). Every route only translates: a request becomes a call to the `Backend`
-(`qa.backend`), its Answer becomes JSON. Errors are JSON objects `{"error": {"message", "type"}}`
-with a fitting status (400 a bad question or request, 401 missing or wrong credentials, 503 no
-usable index or model) and never carry a traceback; unexpected failures are logged in full and
-answered with a one-line 500.
+(`qa.backend`), its Answer becomes JSON. Errors are JSON objects `{"error": {"message", "type",
+"code"}}` with a fitting status, never a traceback (see `qa.web.errors`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.backend import Backend
 from qa.web.auth import Credentials, LoginThrottle, ThrottledLogin, client_address
-from vectorstore.errors import (
-    BadQuestion,
-    CiteqaError,
-    GenerationUnavailable,
-    IndexBusy,
-    IndexCorrupt,
-    IndexMismatch,
-    IndexNotBuilt,
-    ModelUnavailable,
-)
+from qa.web.errors import MAX_BODY_BYTES, ApiError, handle_errors
 
-log = logging.getLogger(__name__)
-
-_UNAVAILABLE = (
-    IndexNotBuilt,
-    IndexMismatch,
-    IndexCorrupt,
-    IndexBusy,
-    ModelUnavailable,
-    GenerationUnavailable,
-)
 _CHALLENGE = {"WWW-Authenticate": 'Basic realm="citeqa", Bearer realm="citeqa"'}
 DOCS_ASSETS = "/docs/assets"
 _DOCS_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
-
-
-class ApiError(Exception):
-    """An error answered as `{"error": {"message", "type", "code"}}` with `status`."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        kind: str,
-        code: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.kind, self.code = status, message, kind, code
-        self.headers = headers
-
-
-def error_response(
-    status: int, message: str, kind: str, code: str | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    # The shape OpenAI clients parse (`openai.APIStatusError.message`), used by every route alike.
-    body = {"error": {"message": message, "type": kind, "code": code}}
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def status_of(err: CiteqaError) -> tuple[int, str]:
-    """HTTP status and error type for a library error."""
-    if isinstance(err, BadQuestion):
-        return 400, "invalid_request_error"
-    if isinstance(err, _UNAVAILABLE):
-        return 503, "unavailable"
-    return 500, "server_error"
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -172,7 +116,8 @@ class ErrorOut(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "A bad question or request."},
     401: {"model": ErrorOut, "description": "Missing or wrong credentials (server started with --auth)."},
-    503: {"model": ErrorOut, "description": "No usable index or model yet."},
+    413: {"model": ErrorOut, "description": f"A request body over {MAX_BODY_BYTES:,} bytes."},
+    503: {"model": ErrorOut, "description": "No usable index, database or model (yet)."},
 }
 
 
@@ -281,36 +226,6 @@ def create_api(backend: Backend, credentials: Credentials | None = None) -> Fast
     app.include_router(rest_router(backend), dependencies=dependencies)
     app.include_router(openai_router(backend), dependencies=dependencies)
     _docs_routes(app, dependencies)
-
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, err: ApiError) -> JSONResponse:
-        return error_response(err.status, err.message, err.kind, err.code, err.headers)
-
-    @app.exception_handler(CiteqaError)
-    async def library_error(_: Request, err: CiteqaError) -> JSONResponse:
-        status, kind = status_of(err)
-        return error_response(status, str(err), kind)
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(_: Request, err: RequestValidationError) -> JSONResponse:
-        return error_response(400, validation_message(err), "invalid_request_error")
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, err: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path, exc_info=err)
-        return error_response(
-            500, f"Unexpected error ({type(err).__name__}); see the server log.", "server_error"
-        )
+    handle_errors(app)
 
     return app
-
-
-def validation_message(err: RequestValidationError) -> str:
-    """The first problem of a malformed request in one line, e.g. "question: Field required"."""
-    problems = err.errors()
-    if not problems:
-        return "Malformed request."
-    first = problems[0]
-    where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-    message = str(first.get("msg", "invalid"))
-    return f"{where}: {message}" if where else message

@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qa.backend import Backend
 from qa.types import Answer
-from qa.web.api import ERRORS, ApiError
+from qa.web.api import ERRORS
+from qa.web.errors import ApiError
 
 MODEL_ID = "citeqa"
 _STREAM_WORDS = 3  # words per streamed chunk
@@ -58,7 +59,10 @@ def last_user_message(messages: list[ChatMessage]) -> str:
         if isinstance(message.content, str):
             return message.content
         if isinstance(message.content, list):
-            texts = [str(p.get("text", "")) for p in message.content if p.get("type") == "text"]
+            texts = [p.get("text", "") for p in message.content if p.get("type") == "text"]
+            if not all(isinstance(text, str) for text in texts):
+                # Not str() of what came: a list nested 900 deep would recurse past Python's limit.
+                raise ApiError(400, "A text part's `text` must be a string.", "invalid_request_error")
             return "\n".join(texts)
         return ""
     raise ApiError(400, "The conversation has no user message to answer.", "invalid_request_error")
