@@ -14,6 +14,7 @@ from qa.web.auth import (
     Credentials,
     LoginThrottle,
     exposure_warning,
+    is_login_page,
     is_loopback,
     resolve_credentials,
 )
@@ -121,3 +122,28 @@ def test_failures_are_forgotten_after_a_quiet_while() -> None:
     now[0] = 61.0
     _check(throttle, "10.0.0.3", False)
     assert throttle._clients["10.0.0.3"].failures == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "open_before_login"),
+    [
+        ("/", True),
+        ("/login", True),
+        ("/assets/index-abc.js", True),
+        ("/theme.css", True),
+        ("/gradio_api/cancel", False),
+        ("/gradio_api/reset", False),
+        ("/gradio_api/upload", False),
+        ("/config", False),
+        ("/assets/../gradio_api/cancel", False),
+        ("/assets/./x.js", False),
+        ("//assets/x.js", False),
+        ("/assets\\..\\gradio_api/cancel", False),
+        ("/static//x", False),
+        ("/loginx", False),
+        ("/gradio_api/vibe-edit", False),
+    ],
+)
+def test_only_the_login_form_is_open_before_logging_in(path: str, open_before_login: bool) -> None:
+    # Issue 22, case 8: Gradio itself left /gradio_api/cancel and /gradio_api/reset open.
+    assert is_login_page(path) is open_before_login

@@ -9,6 +9,11 @@ keep the password out of the process list.
 Wrong passwords are slowed down per client address (`LoginThrottle`): each failure is answered only
 after a delay that doubles with every further failure, and a client's attempts are checked one at a
 time, so guessing gets no faster with parallel requests.
+
+Gradio checks the login on only some of its routes (`/gradio_api/cancel` and `/gradio_api/reset`, for
+one, answered anyone), so `LoginRequired` stands in front of the whole chat app: every route needs the
+login cookie except what the login form itself loads (`LOGIN_PAGE`), a route added by a later Gradio
+included.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse
 
 from vectorstore.errors import CiteqaError
 
@@ -30,6 +38,12 @@ from vectorstore.errors import CiteqaError
 AUTH_ENV = "CITEQA_AUTH"
 _LOGIN_PATHS = ("/login", "/login/")
 _REFUSED = (400, 401, 403)  # Gradio answers a wrong password with 400
+#: The chat app's routes open before logging in: the page (which is the login form until then), the
+#: scripts, styles and icons it loads, and the form's POST. Nothing in them reads documents or events.
+LOGIN_PAGE = frozenset(
+    {"/", "/login", "/login/", "/logout", "/favicon.ico", "/theme.css", "/robots.txt", "/manifest.json"}
+)
+LOGIN_PAGE_FOLDERS = ("/assets/", "/static/", "/svelte/")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -251,3 +265,57 @@ class ThrottledLogin:
         await self.throttle.check(client_address(scope), attempt)
         for message in held:
             await send(message)
+
+
+class GradioTokens(Protocol):
+    """What `LoginRequired` reads of Gradio's app: its cookie name suffix and the tokens it handed out."""
+
+    cookie_id: str
+    tokens: dict[str, str]
+
+
+def is_login_page(path: str) -> bool:
+    """Whether `path` is part of the login form (a path with `.` or `..` steps, or `//`, never is)."""
+    if any(step in (".", "..") for step in path.split("/")) or "//" in path or "\\" in path:
+        return False
+    return path in LOGIN_PAGE or path.startswith(LOGIN_PAGE_FOLDERS)
+
+
+class LoginRequired:
+    """ASGI middleware in front of Gradio's app: every route but the login form's needs the login cookie.
+
+    Refused HTTP requests get 401 and the API's JSON error shape; a refused websocket is closed.
+    """
+
+    def __init__(self, app: ASGIApp, gradio: GradioTokens) -> None:
+        self.app = app
+        self.gradio = gradio
+
+    def logged_in(self, scope: Scope) -> bool:
+        cookies = HTTPConnection(scope).cookies
+        suffix = self.gradio.cookie_id
+        for name in (f"access-token-{suffix}", f"access-token-unsecure-{suffix}"):
+            token = cookies.get(name)
+            if token and token in self.gradio.tokens:
+                return True
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or is_login_page(str(scope.get("path", ""))):
+            await self.app(scope, receive, send)
+            return
+        if self.logged_in(scope):
+            await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        body = {
+            "error": {
+                "message": "Log in first: open the chat page, or send USER:PASS to the REST API.",
+                "type": "authentication_error",
+                "code": None,
+            }
+        }
+        await JSONResponse(body, status_code=401)(scope, receive, send)

@@ -1,9 +1,10 @@
 """`citeqa serve`: the chat page and the HTTP APIs on one port, 127.0.0.1 unless told otherwise.
 
 The FastAPI app of `qa.web.api` (REST, OpenAI-compatible chat, docs) carries the Gradio chat page mounted
-at `/`; both answer through one `ChatService`, so they see the same index and builds. uvicorn serves
-it on a socket bound here first, so a busy port or a bad address is one line, not a traceback, and
-Gradio's own launcher (with its share-link hint) is never run.
+at `/`; both answer through one `ChatService`, so they see the same index and builds. With a password,
+every route of the chat app needs the login (`qa.web.auth.LoginRequired`), not only those Gradio checks.
+uvicorn serves it on a socket bound here first, so a busy port or a bad address is one line, not a
+traceback, and Gradio's own launcher (with its share-link hint) is never run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from typing import Any
 
 from qa.settings import Settings
-from qa.web.auth import AuthError, Credentials, exposure_warning, resolve_credentials
+from qa.web.auth import AuthError, Credentials, LoginRequired, exposure_warning, resolve_credentials
 
 #: Queue size of the chat page's events; DEFAULT_CONCURRENCY of them run at once.
 _QUEUE_SIZE = 256
@@ -58,7 +59,7 @@ def build_server(settings: Settings, credentials: Credentials | None) -> Any:
     page = build_app(settings, service=service)
     page.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=_QUEUE_SIZE)
     api = create_api(service, credentials)
-    return gr.mount_gradio_app(
+    server = gr.mount_gradio_app(
         api,
         page,
         path="/",
@@ -70,6 +71,25 @@ def build_server(settings: Settings, credentials: Credentials | None) -> Any:
         theme=theme(),
         css=CSS,
     )
+    # Gradio checks that a file an event names is one its upload route received only once `launch()`
+    # has run; mounted, it never has (gradio 6.31), and any server path would be read. citeqa's own
+    # check (qa.web.received) comes after Gradio's; this stops Gradio copying such a file first.
+    page.has_launched = True
+    if credentials is not None:
+        chat = gradio_app(server)
+        chat.add_middleware(LoginRequired, gradio=chat)  # type: ignore[arg-type]
+    return server
+
+
+def gradio_app(server: Any) -> Any:
+    """The Gradio app `mount_gradio_app` mounted on `server`."""
+    from gradio.routes import App
+    from starlette.routing import Mount
+
+    for route in server.routes:
+        if isinstance(route, Mount) and isinstance(route.app, App):
+            return route.app
+    raise RuntimeError("no Gradio app is mounted")
 
 
 def serve(args: argparse.Namespace, settings: Settings) -> int:
