@@ -19,6 +19,7 @@ RANKS = {
     "vectorstore.store": 2,
     "vectorstore.faiss_index": 2,
     "vectorstore.build_lock": 2,
+    "vectorstore.generations": 2,
     "vectorstore.index_folder": 2,
     "vectorstore.sources": 2,
     "vectorstore.changes": 2,

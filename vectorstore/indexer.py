@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorstore import faiss_index, store
+from vectorstore import faiss_index, generations, store
 from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
 from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
 from vectorstore.errors import CiteqaError, IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -110,6 +110,7 @@ def build(
     present = present_paths(paths, prune=prune, untouched=_untouched(index_dir))
     ensure_writable(index_dir)
     with build_lock(index_dir):
+        _discard_unfinished(index_dir)
         expected = fingerprint_for(embedder, chunking)
         old = _previous(index_dir, expected, rebuild)
         if old is None:
@@ -154,10 +155,28 @@ def build(
             store.save(
                 data, index_dir, generation, {"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             )
-            store.prune(index_dir, generation)
+            generations.prune(index_dir, generation)
             report.chunks = len(data.chunks)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _discard_unfinished(index_dir: Path) -> None:
+    """Remove the files of builds that were killed (up to a whole generation), before this one reads
+    anything: all generation files but the live one's. The lock held keeps any other build out."""
+    live: str | None = None
+    try:
+        generation = store.read_manifest(index_dir).get("generation")
+    except IndexNotBuilt:
+        pass
+    except CiteqaError:
+        return  # a damaged manifest: its files stay for `citeqa index --rebuild` to replace
+    else:
+        if not isinstance(generation, str):
+            return  # likewise a manifest that names no generation
+        live = generation
+    with contextlib.suppress(OSError):  # what cannot be removed now, the next build tries again
+        generations.prune(index_dir, live)
 
 
 def _load_meanwhile(embedder: Embedder) -> None:

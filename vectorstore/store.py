@@ -35,21 +35,12 @@ import numpy as np
 
 from vectorstore import faiss_index
 from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, IndexUnreadable
+from vectorstore.generations import OPTIONAL, PARTS, file_name
 from vectorstore.index_folder import describe, location_problem
 from vectorstore.types import Chunk, DocMeta, Document
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-_PARTS = ("documents", "chunks", "sentences", "chunk_vectors", "sentence_vectors", "vectors")
-#: Written only when the index has one (see `IndexData.sentence_index`).
-_OPTIONAL = ("sentence_ann",)
-_SUFFIX = {
-    "documents": ".jsonl",
-    "chunks": ".jsonl",
-    "sentences": ".jsonl",
-    "vectors": ".faiss",
-    "sentence_ann": ".faiss",
-}
 
 
 @dataclass(frozen=True)
@@ -124,10 +115,6 @@ def rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it with: citeqa index --rebuild --index-dir {index_dir}"
 
 
-def _file_name(part: str, generation: str) -> str:
-    return f"{part}-{generation}{_SUFFIX.get(part, '.npy')}"
-
-
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as fh:
         for row in rows:
@@ -156,11 +143,11 @@ def _fsync_dir(path: Path) -> None:
 def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any]) -> dict[str, Any]:
     """Write `data` as generation `generation`, then point `manifest.json` at it atomically.
 
-    Returns the manifest written. Files of other generations are left for `prune` to remove.
+    Returns the manifest written. Files of other generations are left for `generations.prune` to remove.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    parts = _PARTS + (_OPTIONAL if data.sentence_index is not None else ())
-    files = {part: _file_name(part, generation) for part in parts}
+    parts = PARTS + (OPTIONAL if data.sentence_index is not None else ())
+    files = {part: file_name(part, generation) for part in parts}
     docs = [
         {
             "doc_id": d.doc_id,
@@ -247,15 +234,6 @@ def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
         code: {"count": int(counts[i]), "mean": (sums[i] / max(counts[i], 1)).astype(np.float32).tolist()}
         for i, code in enumerate(codes)
     }
-
-
-def prune(index_dir: Path, keep_generation: str) -> None:
-    """Remove files of generations other than `keep_generation` and stray temporary files."""
-    for path in index_dir.iterdir():
-        stem = path.name.rsplit(".", 1)[0]
-        is_part = any(stem.startswith(f"{part}-") for part in _PARTS + _OPTIONAL)
-        if (is_part and not stem.endswith(f"-{keep_generation}")) or path.name.startswith(".manifest-"):
-            path.unlink(missing_ok=True)
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
@@ -354,7 +332,7 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
         check_fingerprint(manifest, expected, f"at {index_dir}", rebuild_hint(index_dir))
     try:
         approximate = "sentence_index" in manifest
-        parts = _PARTS + (_OPTIONAL if approximate else ())
+        parts = PARTS + (OPTIONAL if approximate else ())
         files = {part: index_dir / manifest["files"][part]["name"] for part in parts}
         for part, path in files.items():
             recorded = manifest["files"][part]
