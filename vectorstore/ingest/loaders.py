@@ -20,12 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from bs4 import BeautifulSoup, Comment, NavigableString
 from charset_normalizer import from_bytes
 from pypdf import PasswordType, PdfReader
 
 from vectorstore.errors import UnsupportedDocument
 from vectorstore.ingest.cleaning import clean_text
+from vectorstore.ingest.html import read_html
 from vectorstore.ingest.language import detect_language
 from vectorstore.types import DocMeta, Document, content_hash
 
@@ -40,17 +40,9 @@ _TITLE_MAX = 120
 # Decoded text with more control characters than this is a binary file that happened to decode.
 _MAX_CONTROL_SHARE = 0.05
 _ISO_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
 
-# HTML elements that hold no article text (or, for header and footer, site chrome).
-_DROPPED_TAGS = (
-    "script", "style", "nav", "header", "footer", "aside", "noscript", "template", "svg", "iframe", "button",
-)  # fmt: skip
-_BLOCK_TAGS = (
-    "address", "article", "blockquote", "caption", "dd", "details", "div", "dl", "dt", "figcaption", "figure",
-    "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section", "summary", "table",
-    "td", "th", "tr", "ul",
-)  # fmt: skip
 # PDF info titles that name the authoring file rather than the document.
 _JUNK_PDF_TITLE = re.compile(r"(?i)untitled|.*\.(?:docx?|odt|rtf|pdf|indd|tex|txt|pptx?)|microsoft \w+ - .*")
 
@@ -69,7 +61,12 @@ class _Extracted:
 
 
 def load_document(
-    path: Path, root: Path, max_bytes: int, sidecar: Mapping[str, SidecarEntry] | None = None
+    path: Path,
+    root: Path,
+    max_bytes: int,
+    sidecar: Mapping[str, SidecarEntry] | None = None,
+    *,
+    doc_id: str | None = None,
 ) -> Document:
     """Load, clean and describe one file of a collection.
 
@@ -79,6 +76,8 @@ def load_document(
         max_bytes: Larger files are refused without being read.
         sidecar: The entries of the `citeqa.json` in the file's folder, if already loaded;
             by default it is read (and cached) by `load_sidecar`.
+        doc_id: The document's id and `meta.source` when not `path` relative to `root` (a build
+            that reads two folders holding the same relative path qualifies the later one).
 
     Returns:
         The document; its `content_hash` covers the raw bytes and the sidecar entry, so editing
@@ -88,7 +87,7 @@ def load_document(
         UnsupportedDocument: The file is too large, unreadable, of an unsupported or damaged format,
             encrypted, or has no text; or its sidecar is invalid.
     """
-    rel = path.relative_to(root).as_posix()
+    rel = doc_id if doc_id is not None else _valid(path.relative_to(root).as_posix())
     suffix = path.suffix.lower()
     extract = _EXTRACTORS.get(suffix)
     if extract is None:
@@ -106,13 +105,13 @@ def load_document(
         raise UnsupportedDocument(f"{rel}: {err}") from None
     entry = entries.get(path.name, {})
 
-    found = extract(raw, rel)
+    found = _valid_extracted(extract(raw, rel))
     text = clean_text(found.text)
     if not text:
         raise UnsupportedDocument(f"{rel}: empty")
     meta = DocMeta(
         source=rel,
-        title=entry.get("title") or found.title or _first_line_title(text) or path.stem,
+        title=entry.get("title") or found.title or _first_line_title(text) or _valid(path.stem),
         date=entry.get("date") or found.date,
         publisher=entry.get("publisher") or found.publisher,
         language=entry.get("language") or found.language or detect_language(text),
@@ -125,6 +124,27 @@ def load_document(
         meta=meta,
         content_hash=content_hash(hashlib.sha256(raw).hexdigest() + entry_json),
         replaced_bytes=found.replaced_bytes,
+    )
+
+
+def _valid(text: str) -> str:
+    """`text` with lone surrogates as U+FFFD: no UTF-8 file or database can hold them, yet a JSON
+    escape, a non-UTF-8 file name or pypdf's decoding of a PDF font map can give them."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _valid_extracted(found: _Extracted) -> _Extracted:
+    def valid(value: str | None) -> str | None:
+        return _valid(value) if value is not None else None
+
+    return replace(
+        found,
+        text=_valid(found.text),
+        title=valid(found.title),
+        date=valid(found.date),
+        publisher=valid(found.publisher),
+        language=valid(found.language),
+        url=valid(found.url),
     )
 
 
@@ -171,7 +191,7 @@ def _sidecar_entry(name: str, value: object) -> SidecarEntry:
     for field, item in value.items():
         if item is not None and not isinstance(item, str):
             raise UnsupportedDocument(f"{SIDECAR}: {field!r} for {name!r} must be a string or null")
-        entry[field] = (item.strip() or None) if item else None
+        entry[field] = (_valid(item.strip()) or None) if item else None
     given_date, given_language = entry.get("date"), entry.get("language")
     if given_date and _iso_date(given_date) != given_date:
         raise UnsupportedDocument(f"{SIDECAR}: date for {name!r} must be YYYY-MM-DD, YYYY-MM or YYYY")
@@ -236,41 +256,15 @@ def _checked(text: str, not_text: UnsupportedDocument) -> str:
 
 
 def _html(raw: bytes, rel: str) -> _Extracted:
-    soup = BeautifulSoup(raw, "html.parser")  # reads <meta charset> and BOMs to pick the encoding
-    title = _meta(soup, "og:title") or (soup.title.get_text(" ", strip=True) if soup.title else None)
-    html = soup.find("html")
-    lang = html.get("lang") if html is not None else None
-    lang = lang if isinstance(lang, str) else _meta(soup, "og:locale")
-    found = _Extracted(
-        text="",
-        title=title or None,
-        date=_iso_date(_meta(soup, "article:published_time") or _meta(soup, "date") or ""),
-        publisher=_meta(soup, "og:site_name"),
-        language=_language(lang or ""),
-        url=_meta(soup, "og:url"),
+    page = read_html(raw, rel)
+    return _Extracted(
+        text=page.text,
+        title=page.title,
+        date=_iso_date(page.date or ""),
+        publisher=page.publisher,
+        language=_language(page.lang or ""),
+        url=page.url,
     )
-    body = soup.body or soup
-    for element in body.find_all(_DROPPED_TAGS):
-        element.decompose()
-    for comment in body.find_all(string=lambda s: isinstance(s, Comment)):
-        comment.extract()
-    # Source line breaks inside an element are just spaces; only block boundaries make paragraphs.
-    for string in body.find_all(string=True):
-        if type(string) is NavigableString and string.find_parent("pre") is None:
-            string.replace_with(re.sub(r"\s+", " ", str(string)))
-    for element in body.find_all(_BLOCK_TAGS):
-        element.insert_before("\n\n")
-        element.insert_after("\n\n")
-    for br in body.find_all("br"):
-        br.replace_with("\n")
-    return replace(found, text=body.get_text())
-
-
-def _meta(soup: BeautifulSoup, key: str) -> str | None:
-    """The content of <meta property=key> or <meta name=key>, stripped; None when absent or blank."""
-    tag = soup.find("meta", attrs={"property": key}) or soup.find("meta", attrs={"name": key})
-    content = tag.get("content") if tag is not None else None
-    return content.strip() or None if isinstance(content, str) else None
 
 
 def _pdf(raw: bytes, rel: str) -> _Extracted:
