@@ -273,8 +273,8 @@ def test_a_document_read_differently_or_chunked_over_the_limit_before_is_embedde
 
     real_load = vectorstore.sources.load_document
 
-    def read_differently(path: Path, *args: object) -> Document:
-        doc = real_load(path, *args)  # type: ignore[arg-type]
+    def read_differently(path: Path, *args: object, **kw: object) -> Document:
+        doc = real_load(path, *args, **kw)  # type: ignore[arg-type]
         return replace(doc, text=doc.text.replace("NAVO", "NATO")) if doc.doc_id == kujat else doc
 
     monkeypatch.setattr(vectorstore.sources, "load_document", read_differently)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vectorstore.errors import UpdateRefused
-from vectorstore.sources import exists, load_documents, sources_of
+from vectorstore.sources import exists, load_documents, printable, sources_of
 from vectorstore.types import Document
 
 
@@ -62,7 +62,7 @@ def present_paths(paths: Sequence[Path], *, prune: bool, untouched: str) -> list
     missing = [p for p in paths if not exists(p)]
     if missing and not prune:
         raise UpdateRefused(
-            f"{missing[0]}: no such file or folder; {untouched}. "
+            f"{printable(str(missing[0]))}: no such file or folder; {untouched}. "
             "Check the path, or add --prune to update without it."
         )
     return [p for p in paths if p not in missing]
@@ -130,7 +130,7 @@ def settle_removals(
         report.removed = gone
     if report.removed and not prune and empty:
         raise UpdateRefused(
-            f"{empty[0]}: no readable documents there, and the update would remove "
+            f"{printable(str(empty[0]))}: no readable documents there, and the update would remove "
             f"{_count(len(report.removed), 'document')} ({_names(report.removed)}); "
             f"{untouched}. Check the path, or add --prune to remove them."
         )
