@@ -229,6 +229,15 @@ def test_a_malformed_body_gets_the_documented_error_shape_and_keeps_the_connecti
         assert _client_port(answered) == _client_port(refused), "the connection was dropped"
 
 
+def test_a_body_over_4_mib_is_a_413_before_it_is_parsed(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for path, name, body in MALFORMED:
+            if name.startswith("five-megabytes"):
+                refused = _post(client, path, body)
+                assert refused.status_code == 413, refused.text
+                assert refused.json()["error"]["message"] == "The request body is over 4,194,304 bytes."
+
+
 def test_the_server_logged_no_traceback(server: Server) -> None:
     """After everything above (and with it when run alone): nothing hostile reached the log."""
     with httpx.Client(base_url=server.url, timeout=60) as client:
