@@ -139,8 +139,6 @@ def test_file_names_that_are_not_utf8_are_skipped_with_one_line_and_the_rest_ind
     (docs / os.fsdecode(b"\xff\xfe.md")).write_text(ORCHARD, encoding="utf-8")
     (docs / os.fsdecode(b"d\xe9r")).mkdir()
     (docs / os.fsdecode(b"d\xe9r") / "inside.txt").write_text("Inside notes\n\nA text inside.\n")
-    # A sidecar whose title is a lone surrogate escape: JSON allows it, no UTF-8 file or database does.
-    (docs / "citeqa.json").write_text(json.dumps({"good.txt": {"title": "Br\ud800cke"}}), encoding="utf-8")
     code, skipped = _index([docs], where, capfd)
     assert code == 0
     assert sorted(skipped) == [
@@ -151,7 +149,20 @@ def test_file_names_that_are_not_utf8_are_skipped_with_one_line_and_the_rest_ind
     assert _doc_ids(where) == {"good.txt"}
     result = _ask("When was the old stone bridge rebuilt?", where, capfd)
     assert [c["source"] for c in result["citations"]] == ["good.txt"]
-    assert [c["title"] for c in result["citations"]] == ["Br\ufffdcke"]
+    clear_engines()
+
+
+def test_a_sidecar_title_with_a_lone_surrogate_is_indexed_with_a_replacement_character(
+    tmp_path: Path, where: list[str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """JSON may escape a lone surrogate; no UTF-8 file or database can hold one."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.txt").write_text(GOOD, encoding="utf-8")
+    (docs / "citeqa.json").write_text(json.dumps({"good.txt": {"title": "Br\ud800cke"}}), encoding="utf-8")
+    assert _index([docs], where, capfd) == (0, [])
+    result = _ask("When was the old stone bridge rebuilt?", where, capfd)
+    assert [(c["source"], c["title"]) for c in result["citations"]] == [("good.txt", "Br\ufffdcke")]
     clear_engines()
 
 
