@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vectorstore.errors import CiteqaError
-from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document
+from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_file
 from vectorstore.store import UPLOADS
 from vectorstore.types import Document, content_hash
 
@@ -82,18 +82,20 @@ def load_documents(
         per_source[source] = 0
         for path, root in files:
             try:
-                doc = load_document(path, root, max_bytes)
+                docs, inside = load_file(path, root, max_bytes)
             except CiteqaError as err:
                 skipped.append(str(err))
                 continue
-            text_key = content_hash(doc.text, length=32)
-            if text_key in seen_text:
-                skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
-                continue
-            if doc.doc_id in documents:
-                skipped.append(f"{doc.doc_id}: another file has this name, indexed once")
-                continue
-            seen_text[text_key] = doc.doc_id
-            documents[doc.doc_id] = doc
-            per_source[source] += 1
+            skipped.extend(inside)
+            for doc in docs:
+                text_key = content_hash(doc.text, length=32)
+                if text_key in seen_text:
+                    skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
+                    continue
+                if doc.doc_id in documents:
+                    skipped.append(f"{doc.doc_id}: another file has this name, indexed once")
+                    continue
+                seen_text[text_key] = doc.doc_id
+                documents[doc.doc_id] = doc
+                per_source[source] += 1
     return documents, per_source, skipped
