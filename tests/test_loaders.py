@@ -281,7 +281,9 @@ def test_file_larger_than_the_limit_is_refused_unread(tmp_path: Path) -> None:
 
 
 def test_unsupported_suffix_is_refused(tmp_path: Path) -> None:
-    assert refusal(write(tmp_path, "brief.xlsx", b"PK"), tmp_path) == "brief.xlsx: unsupported file type .xlsx"
+    assert (
+        refusal(write(tmp_path, "brief.xlsx", b"PK"), tmp_path) == "brief.xlsx: unsupported file type .xlsx"
+    )
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
