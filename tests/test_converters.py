@@ -33,12 +33,12 @@ DUTCH_SCAN = [
     "De gemeente opent in het voorjaar van 2025 een",
     "nieuwe brug over de rivier bij het oude veer. De",
     "bewoners zijn zeer tevreden over het ontwerp, dat",
-    "door een architect uit Maastricht werd gemaakt.",
-    "De kosten bedragen volgens de wethouder ongeveer",
-    "zes miljoen euro, inclusief de nieuwe fietspaden.",
+    "één architect uit Maastricht met hun ideeën maakte.",
+    "Ook de geïnteresseerde scholieren van het lyceum",
+    "mochten meedenken over de kleur van de leuning.",
 ]
 DUTCH_SENTENCE = (
-    "De bewoners zijn zeer tevreden over het ontwerp, dat door een architect uit Maastricht werd gemaakt."
+    "De bewoners zijn zeer tevreden over het ontwerp, dat één architect uit Maastricht met hun ideeën maakte."
 )
 GERMAN_SCAN = ["Die Brücke über den Fluss wird", "im Frühjahr für Fußgänger geöffnet."]
 
@@ -220,7 +220,7 @@ def test_a_scanned_second_page_is_read_in_dutch_and_keeps_its_page(tmp_path: Pat
         write(tmp_path, "verslag.pdf", pdf), tmp_path, LIMIT, sidecar={"verslag.pdf": {"language": "nl"}}
     )
     sentence = DUTCH_SENTENCE
-    assert sentence in doc.text
+    assert sentence in doc.text and "Ook de geïnteresseerde scholieren" in doc.text
     assert doc.layout.place(doc.text.index(sentence)).page == 2
     assert doc.layout.place(0).page == 1
 
