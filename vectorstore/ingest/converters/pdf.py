@@ -56,6 +56,17 @@ def convert(request: Request) -> Extracted:
     )
 
 
+def needs_ocr(raw: bytes) -> bool:
+    """Whether a PDF has a page that is only an image (what `scripts/setup-ocr.sh --if-needed` asks)."""
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            return False
+        return any(not (page.extract_text() or "").strip() and _has_images(page) for page in reader.pages)
+    except Exception:  # noqa: BLE001 - a damaged PDF is refused when indexed, OCR or not
+        return False
+
+
 def _has_images(page: PageObject) -> bool:
     try:
         return len(page.images) > 0
