@@ -85,7 +85,7 @@ class Layout:
             page=page,
             last_page=last_page if last_page != page else None,
             slide=_at(self.slides, start),
-            section=_at(self.sections, start),
+            section=_at(self.sections, start) or None,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,8 +46,8 @@ def locate(parts: Sequence[Part], joiner: str) -> tuple[str, Layout]:
             slides.append((start, part.slide))
         if part.section and (not sections or sections[-1][1] != part.section):
             sections.append((start, part.section))
-        elif not part.section and sections and sections[-1][0] < start:
-            sections.append((start, ""))
+        elif not part.section and sections and sections[-1][1]:
+            sections.append((start, ""))  # a part under no heading ends the section before it
         # The next part starts after this one's first half at least (a header repeated on every page
         # must not be taken for the next page's start).
         position = at + max(1, length // 2)
