@@ -183,3 +183,28 @@ def test_uploads_accept_every_type_a_collection_may_hold(tmp_path: Path) -> None
     assert (
         check_upload(tmp_path / "mail.eml", "mail.eml", max_bytes=1_000_000) == "mail.eml: not a text file."
     )
+
+
+def test_an_uploaded_docx_and_pptx_are_indexed_with_their_sections_and_slides(tmp_path: Path) -> None:
+    from qa.settings import Settings
+    from qa.web.collection import Collection, uploads_dir
+    from tests.document_fixtures import pptx_bytes
+
+    settings = Settings(cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
+    collection = Collection(settings, FakeEmbedder(), folders=[uploads_dir(settings)])
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "plan.docx").write_bytes(
+        docx_bytes("Plan", "A", [("Doelen", ["Wij bouwen een brug."])], [["a"]])
+    )
+    (incoming / "deck.pptx").write_bytes(
+        pptx_bytes([("Start", "Eerste dia.", ""), ("Einde", "Tweede dia.", "")])
+    )
+    saved, refused = collection.save_uploads([incoming / "plan.docx", incoming / "deck.pptx"])
+    assert (saved, refused) == (["plan.docx", "deck.pptx"], [])
+    state = list(collection.update(time.monotonic()))[-1]
+    assert state.error is None and state.report is not None and sorted(state.report.added) == sorted(saved)
+    documents = store.load(settings.resolved_index_dir).documents
+    assert documents["plan.docx"].layout.sections == ((0, "Doelen"),)
+    deck = documents["deck.pptx"]
+    assert deck.layout.place(deck.text.index("Tweede")).label() == "slide 2"
