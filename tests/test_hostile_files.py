@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import qa.engine
 import vectorstore.models.embedding
@@ -76,6 +77,7 @@ HOSTILE: dict[str, tuple[bytes, str]] = {
     ),
     "liar.docx": (b"", "liar.docx: damaged or unreadable .docx file"),
     "slides.pptx": (b"%PDF-1.4 this is not a zip", "slides.pptx: not a .pptx file (not a zip archive)"),
+    "poster.png": (b"", "poster.png: image too large to read (a decompression bomb?)"),  # 400 Mpixel in 48 kB
 }
 
 
@@ -90,6 +92,7 @@ def test_each_hostile_file_is_one_line_and_the_rest_is_indexed(
     (docs / "liar.docx").write_bytes(zip_bomb(300, declared=1000))  # headers claim 1 kB
     (docs / "slides.pptx").write_bytes(HOSTILE["slides.pptx"][0])
     (docs / "mail.eml").write_bytes(_broken_charset_mail())
+    Image.new("1", (20_000, 20_000)).save(docs / "poster.png")
     started = time.monotonic()
     code, err = _index(capfd, docs, tmp_path / "index")
     assert code == 0 and time.monotonic() - started < 60
