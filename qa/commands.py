@@ -20,7 +20,7 @@ def format_answer(answer: Answer) -> str:
     if answer.citations:
         lines.append("")
         for c in answer.citations:
-            meta = ", ".join(x for x in (c.publisher, c.date, c.source) if x)
+            meta = ", ".join(x for x in (c.publisher, c.date, c.source, c.place.label()) if x)
             lines.append(f"[{c.n}] {c.title} ({meta})")
             lines.append(f"    \u201c{c.quote}\u201d")
     elif answer.refused and answer.closest:

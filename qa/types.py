@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from vectorstore.types import Place
+
 
 @dataclass(frozen=True)
 class Passage:
@@ -20,6 +22,7 @@ class Passage:
     text: str
     score: float  # retrieval score: the support of the chunk's best sentence
     dense: float  # cosine similarity to the question
+    place: Place = Place()  # the chunk's page (or pages), slide and section, when the file has them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -28,6 +31,7 @@ class Passage:
             "source": self.source,
             "title": self.title,
             "date": self.date,
+            **self.place.to_dict(),
             "score": round(self.score, 6),
             "dense": round(self.dense, 6),
             "text": self.text,
@@ -50,6 +54,7 @@ class Citation:
     quote_start: int  # offsets of the quote inside `passage`, for highlighting
     quote_end: int
     score: float
+    place: Place = Place()  # the quote's page, slide and section, when the file has them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class Citation:
             "date": self.date,
             "publisher": self.publisher,
             "language": self.language,
+            **self.place.to_dict(),
             "chunk_id": self.chunk_id,
             "quote": self.quote,
             "passage": self.passage,

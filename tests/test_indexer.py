@@ -271,13 +271,13 @@ def test_a_document_read_differently_or_chunked_over_the_limit_before_is_embedde
     assert report.changed == [kujat] and len(report.unchanged) == 4
     assert max(len(c.text) for c in store.load(index_dir).chunks) <= ChunkingSettings().max_chars
 
-    real_load = vectorstore.sources.load_document
+    real_load = vectorstore.sources.load_file
 
-    def read_differently(path: Path, *args: object, **kw: object) -> Document:
-        doc = real_load(path, *args, **kw)  # type: ignore[arg-type]
-        return replace(doc, text=doc.text.replace("NAVO", "NATO")) if doc.doc_id == kujat else doc
+    def read_differently(path: Path, *args: object, **kw: object) -> tuple[list[Document], list[str]]:
+        (doc,), inside = real_load(path, *args, **kw)  # type: ignore[arg-type]
+        return [replace(doc, text=doc.text.replace("NAVO", "NATO")) if doc.doc_id == kujat else doc], inside
 
-    monkeypatch.setattr(vectorstore.sources, "load_document", read_differently)
+    monkeypatch.setattr(vectorstore.sources, "load_file", read_differently)
     report = _build([collection], index_dir, FakeEmbedder())
     assert report.changed == [kujat] and len(report.unchanged) == 4
     assert "NAVO" not in store.load(index_dir).documents[kujat].text

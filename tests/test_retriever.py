@@ -12,6 +12,7 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 from qa.adapters.retriever import CiteqaRetriever, to_document
 from qa.settings import Settings
 from qa.types import Passage
+from vectorstore.types import Place
 
 KUJAT = "000_d6b9d14a00a44e16.txt"
 
@@ -53,7 +54,7 @@ def test_the_istanbul_question_retrieves_the_kujat_interview_first(real_settings
 def test_a_passage_becomes_a_document_with_its_source_in_metadata() -> None:
     passage = Passage(
         rank=2, chunk_id="c7", source="a.txt", title="A", date="2024-01-02", publisher="P",
-        language="de", text="Text.", score=0.25, dense=0.5,
+        language="de", text="Text.", score=0.25, dense=0.5, place=Place(page=3, last_page=4, section="Intro"),
     )  # fmt: skip
     doc = to_document(passage)
     assert doc == Document(
@@ -62,6 +63,7 @@ def test_a_passage_becomes_a_document_with_its_source_in_metadata() -> None:
         metadata={
             "source": "a.txt", "title": "A", "date": "2024-01-02", "publisher": "P", "language": "de",
             "score": 0.25, "chunk_id": "c7", "rank": 2,
+            "page": 3, "last_page": 4, "slide": None, "section": "Intro", "location": "pp. 3\u20134, Intro",
         },
     )  # fmt: skip
 

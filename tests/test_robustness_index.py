@@ -129,7 +129,8 @@ DAMAGE: dict[str, tuple[Callable[[Path], object], str]] = {
     "chunk-line-removed": (lambda d: _drop_a_line(_part(d, "chunks")), "is damaged"),
     "chunk-line-garbled": (lambda d: _garble_a_line_keeping_the_size(_part(d, "chunks")), "is damaged"),
     "other-model": (lambda d: _edit_manifest(d, model_id="other-model", dimension=768), "model other-model"),
-    "other-format": (lambda d: _edit_manifest(d, format_version=2), "format version 2"),
+    # An index from before documents kept their pages (format 1) is refused, never misread.
+    "other-format": (lambda d: _edit_manifest(d, format_version=1), "format version 1, this citeqa reads 2"),
     "manifest-garbage": (lambda d: (d / store.MANIFEST).write_text("{not json"), "is unreadable"),
     "manifest-lost": (lambda d: (d / store.MANIFEST).unlink(), "is not a citeqa index"),
 }

@@ -108,7 +108,8 @@ def test_web_uploads_land_only_in_the_uploads_folder(tmp_path: Path) -> None:
 
     assert [s.name for s in saved] == ["ok.txt", "escape.md"]
     assert refused == [
-        "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .pdf.",
+        "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .htm, .pdf, .docx, .odt, .pptx, "
+        ".epub, .eml, .mbox, .rtf, .png, .jpg, .jpeg, .tif, .tiff.",
         "big.txt: 0.0 MB is over the 0 MB limit.",
     ]
     uploads = uploads_dir(settings)

@@ -159,7 +159,12 @@ def _file(tmp_path: Path, name: str, data: bytes) -> Path:
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
-        ("tool.exe", b"MZ...", "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .pdf."),
+        (
+            "tool.exe",
+            b"MZ...",
+            "tool.exe: .exe files are not accepted; upload .txt, .md, .html, .htm, .pdf, .docx, .odt, .pptx, "
+            ".epub, .eml, .mbox, .rtf, .png, .jpg, .jpeg, .tif, .tiff.",
+        ),
         ("empty.txt", b"", "empty.txt: the file is empty."),
         ("big.txt", b"x" * 2_000_001, "big.txt: 2.0 MB is over the 2 MB limit."),
         ("fake.pdf", b"<html>not a pdf</html>", "fake.pdf: not a PDF file."),

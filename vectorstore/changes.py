@@ -96,6 +96,7 @@ def compare(
         else:
             report.unchanged.append(doc_id)
             continue
+        report.warnings.extend(doc.notes)
         if doc.replaced_bytes:
             report.warnings.append(
                 f"{doc_id}: {_count(doc.replaced_bytes, 'invalid byte sequence')} replaced by U+FFFD "

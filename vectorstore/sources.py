@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vectorstore.errors import CiteqaError
-from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_document
+from vectorstore.ingest.loaders import SIDECAR, SUPPORTED_SUFFIXES, load_file
 from vectorstore.store import UPLOADS
 from vectorstore.types import Document, content_hash
 
@@ -212,16 +212,21 @@ def load_documents(
                 skipped.append(f"{path.relative_to(root).as_posix()}: given twice, indexed once")
                 continue
             try:
-                doc = load_document(path, root, max_bytes, doc_id=doc_id)
+                docs, inside = load_file(path, root, max_bytes, doc_id=doc_id)
             except CiteqaError as err:
                 skipped.append(str(err))
                 continue
-            text_key = content_hash(doc.text, length=32)
-            if text_key in seen_text:
-                skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
-                continue
+            skipped.extend(inside)
             names.take(doc_id, path, root)
-            seen_text[text_key] = doc.doc_id
-            documents[doc.doc_id] = doc
-            per_source[source] += 1
+            for doc in docs:  # the file's own document first, then the files inside it
+                text_key = content_hash(doc.text, length=32)
+                if text_key in seen_text:
+                    skipped.append(f"{doc.doc_id}: same text as {seen_text[text_key]}, indexed once")
+                    continue
+                if doc.doc_id in documents:  # two attachments of one message under one name
+                    skipped.append(f"{doc.doc_id}: another attachment has this name, indexed once")
+                    continue
+                seen_text[text_key] = doc.doc_id
+                documents[doc.doc_id] = doc
+                per_source[source] += 1
     return documents, per_source, skipped

@@ -37,9 +37,9 @@ from vectorstore import faiss_index
 from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, IndexUnreadable
 from vectorstore.generations import OPTIONAL, PARTS, file_name
 from vectorstore.index_folder import describe, location_problem
-from vectorstore.types import Chunk, DocMeta, Document
+from vectorstore.types import Chunk, DocMeta, Document, Layout
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: documents carry their layout (where pages, slides and sections start)
 MANIFEST = "manifest.json"
 
 
@@ -154,6 +154,7 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
             "meta": d.meta.to_dict(),
             "content_hash": d.content_hash,
             "text": d.text,
+            "layout": d.layout.to_dict(),
         }
         for d in data.documents.values()
     ]
@@ -343,7 +344,8 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
         docs = {}
         for row in _read_jsonl(files["documents"]):
             meta = DocMeta.from_dict(row["meta"])
-            docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"])
+            layout = Layout.from_dict(row["layout"])
+            docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"], 0, layout)
         chunks = [Chunk.from_dict(row) for row in _read_jsonl(files["chunks"])]
         sents = [SentenceRef(r["doc_id"], r["start"], r["end"]) for r in _read_jsonl(files["sentences"])]
         # Above the threshold the vectors stay on disk: a question reads only the rows it scores.

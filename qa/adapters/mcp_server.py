@@ -59,7 +59,7 @@ def answer_text(answer: Answer) -> str:
     if answer.note:
         lines.append(f"({answer.note})")
     for c in answer.citations:
-        meta = ", ".join(x for x in (c.publisher, c.date, c.source) if x)
+        meta = ", ".join(x for x in (c.publisher, c.date, c.source, c.place.label()) if x)
         lines.append(f"[{c.n}] {c.title} ({meta}): \u201c{c.quote}\u201d")
     return "\n".join(lines)
 
@@ -73,6 +73,7 @@ def passages_of(answer: Answer) -> list[dict[str, Any]]:
             "date": p.date,
             "publisher": p.publisher,
             "language": p.language,
+            **p.place.to_dict(),
             "chunk_id": p.chunk_id,
             "score": round(p.score, 6),
             "text": p.text,

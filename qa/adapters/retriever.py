@@ -34,6 +34,8 @@ def to_document(passage: Passage) -> Document:
             "score": passage.score,
             "chunk_id": passage.chunk_id,
             "rank": passage.rank,
+            # Where in the file: page (last_page for a range), slide, section, and "location" as cited.
+            **passage.place.to_dict(),
         },
     )
 

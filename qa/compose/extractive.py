@@ -17,6 +17,7 @@ from qa.compose.answer_type import answer_type, supplies
 from qa.settings import ComposeSettings
 from qa.types import Citation, Decision, Passage
 from vectorstore.store import IndexData
+from vectorstore.types import Place
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Candidate:
     text: str
     score: float  # how well it answers (see qa.retrieve.evidence): ranks the candidates
     support: float  # how well it matches the whole question: chooses the document
+    place: Place = Place()  # the sentence's page, slide and section
 
 
 @dataclass(frozen=True)
@@ -60,15 +62,23 @@ def candidates(
     found: dict[tuple[str, int], Candidate] = {}
     for passage in passages:
         chunk = data.chunks[chunk_rows[passage.chunk_id]]
-        doc_text = data.documents[chunk.doc_id].text
+        doc = data.documents[chunk.doc_id]
         for span in chunk.sentences:
             key = (chunk.doc_id, span.start)
             row = sentence_rows.get(key)
             if key in found or row is None or not np.isfinite(scores[row]):
                 continue
-            text = doc_text[span.start : span.end]
+            text = doc.text[span.start : span.end]
+            place = doc.layout.place(span.start, span.end)
             found[key] = Candidate(
-                passage, chunk.doc_id, span.start, span.end, text, float(scores[row]), float(support[row])
+                passage,
+                chunk.doc_id,
+                span.start,
+                span.end,
+                text,
+                float(scores[row]),
+                float(support[row]),
+                place,
             )
     return sorted(found.values(), key=lambda c: (-c.score, c.passage.rank, c.start))
 
@@ -129,6 +139,7 @@ def cite(chosen: list[Candidate]) -> tuple[Citation, ...]:
                 quote_start=max(offset, 0),
                 quote_end=max(offset, 0) + len(cand.text),
                 score=cand.score,
+                place=cand.place,
             )
         )
     return tuple(citations)

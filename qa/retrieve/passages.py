@@ -31,7 +31,8 @@ def passage_at(
     (by row), by default the index's."""
     vectors = data.chunk_vectors if chunk_vectors is None else chunk_vectors
     chunk = data.chunks[row]
-    meta = data.documents[chunk.doc_id].meta
+    doc = data.documents[chunk.doc_id]
+    meta = doc.meta
     return Passage(
         rank=rank,
         chunk_id=chunk.id,
@@ -43,6 +44,7 @@ def passage_at(
         text=chunk.text,
         score=score,
         dense=float(vectors[row] @ query_vector),
+        place=doc.layout.place(chunk.start, chunk.end),
     )
 
 

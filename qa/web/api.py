@@ -42,7 +42,17 @@ class AskRequest(BaseModel):
     )
 
 
-class CitationOut(BaseModel):
+class PlaceOut(BaseModel):
+    """Where in the file: its page (`last_page` when it runs onto later pages), slide and section."""
+
+    page: int | None = None
+    last_page: int | None = None
+    slide: int | None = None
+    section: str | None = None
+    location: str | None = Field(None, description='How citations name the place: "p. 12", "slide 3".')
+
+
+class CitationOut(PlaceOut):
     n: int
     source: str
     title: str
@@ -55,7 +65,7 @@ class CitationOut(BaseModel):
     score: float
 
 
-class PassageOut(BaseModel):
+class PassageOut(PlaceOut):
     rank: int
     chunk_id: str
     source: str

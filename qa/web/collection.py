@@ -26,13 +26,17 @@ from qa.web.render import render_status
 from vectorstore import store
 from vectorstore.errors import CiteqaError
 from vectorstore.indexer import BuildReport
+from vectorstore.ingest.converters import SUFFIXES_IN_ORDER
 from vectorstore.models.embedding import Embedder
 from vectorstore.stores.base import Store
 from vectorstore.stores.factory import open_store
 
 log = logging.getLogger(__name__)
 
-UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".pdf")
+#: The web chat accepts every type a collection may hold.
+UPLOAD_SUFFIXES = SUFFIXES_IN_ORDER
+# Text formats: a NUL byte in their first kilobyte means the file is something else.
+_TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".rtf", ".eml", ".mbox")
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w.\- ]+", re.UNICODE)
 _MAX_NAME_CHARS = 120
 
@@ -68,7 +72,7 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> str | None:
         return f"{name}: {len(data) / 1e6:.1f} MB is over the {max_bytes / 1e6:.0f} MB limit."
     if suffix == ".pdf" and not data.startswith(b"%PDF-"):
         return f"{name}: not a PDF file."
-    if suffix != ".pdf" and b"\0" in data:  # anywhere, not just at the start: no text has a NUL byte
+    if suffix in _TEXT_SUFFIXES and b"\0" in data:  # anywhere, not just at the start: no text has a NUL
         return f"{name}: not a text file."
     return None
 

@@ -76,7 +76,7 @@ def format_content(answer: Answer) -> str:
     if answer.citations:
         lines = ["Sources:"]
         for c in answer.citations:
-            meta = ", ".join(x for x in (c.publisher, c.date, c.source) if x)
+            meta = ", ".join(x for x in (c.publisher, c.date, c.source, c.place.label()) if x)
             lines.append(f"[{c.n}] {c.title} ({meta}): \u201c{c.quote}\u201d")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)

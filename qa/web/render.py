@@ -19,6 +19,7 @@ import gradio as gr
 
 from qa import prompts
 from qa.types import Answer, Passage
+from vectorstore.types import Place
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 # Every ASCII punctuation mark: all of Markdown's and HTML's syntax, and the colon of a URL scheme.
@@ -113,10 +114,14 @@ def _highlighted(passage: str, start: int, end: int, quote: str) -> str:
     return f"{escape(before)}<mark>{escape(passage[start:end])}</mark>{escape(after)}"
 
 
-def _meta_line(publisher: str | None, date: str | None, language: str | None, source: str, ui: str) -> str:
+def _meta_line(
+    publisher: str | None, date: str | None, language: str | None, source: str, ui: str, place: Place
+) -> str:
     names = prompts.LANGUAGE_NAMES[ui]
     bits = [escape(x) for x in (publisher, date, names.get(language, language) if language else None) if x]
     bits.append(f'<code class="citeqa-file">{escape(source)}</code>')
+    if (location := place.label()) is not None:
+        bits.append(f'<span class="citeqa-place">{escape(location)}</span>')
     return '<div class="citeqa-meta">' + " · ".join(bits) + "</div>"
 
 
@@ -143,7 +148,7 @@ def render_sources(result: Answer | None) -> str:
             _card(
                 f"[{c.n}]",
                 c.title,
-                _meta_line(c.publisher, c.date, c.language, c.source, ui),
+                _meta_line(c.publisher, c.date, c.language, c.source, ui, c.place),
                 _highlighted(c.passage, c.quote_start, c.quote_end, c.quote),
             )
             for c in result.citations
@@ -159,7 +164,7 @@ def render_sources(result: Answer | None) -> str:
             _card(
                 f"{i}.",
                 p.title,
-                _meta_line(p.publisher, p.date, p.language, p.source, ui),
+                _meta_line(p.publisher, p.date, p.language, p.source, ui, p.place),
                 escape(_clip(p.text, 2 * _CONTEXT_CHARS)),
             )
             for i, p in enumerate(closest, 1)

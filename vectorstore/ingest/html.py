@@ -80,6 +80,12 @@ def read_html(raw: bytes, rel: str) -> Page:
     )
 
 
+def body_text(soup: BeautifulSoup) -> str:
+    """The text of a parsed page's body (an EPUB chapter's, say), as `read_html` gives a page's."""
+    body = soup.body or soup
+    return _body_text(body, in_pre=body.find_parent("pre") is not None)
+
+
 def _body_text(body: Tag, in_pre: bool) -> str:
     """The text of `body` with blank lines around block elements, in one pass over its tree.
 

@@ -1,63 +1,40 @@
-"""Read one file into a cleaned `Document`: plain text, Markdown, HTML or PDF, plus sidecar metadata.
+"""Read one file into cleaned `Document`s (through its format's converter), plus sidecar metadata.
 
 Metadata comes first from the collection's sidecar (`citeqa.json` next to the files), then from the
-file itself (HTML meta tags, PDF info), then from the text (first line, detected language).
+file itself (HTML meta tags, PDF info, Office core properties, e-mail headers), then from the text
+(first line, detected language). Where the file has pages, slides or headings, the document's
+`layout` says where each starts in the cleaned text (`vectorstore.ingest.layout`).
 Every failure is an `UnsupportedDocument` whose message is one line: "<relative name>: <why>".
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import json
 import re
-import unicodedata
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import date
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
-from charset_normalizer import from_bytes
-from pypdf import PasswordType, PdfReader
-
 from vectorstore.errors import UnsupportedDocument
-from vectorstore.ingest.cleaning import clean_text
-from vectorstore.ingest.html import read_html
+from vectorstore.ingest.converters import SUPPORTED_SUFFIXES, converter
+from vectorstore.ingest.converters.base import Extracted, Request, iso_date, language_code
 from vectorstore.ingest.language import detect_language
+from vectorstore.ingest.layout import locate
 from vectorstore.types import DocMeta, Document, content_hash
 
 #: The metadata sidecar's file name; the indexer never indexes it as a document.
 SIDECAR = "citeqa.json"
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".html", ".htm", ".pdf"})
+__all__ = ["SIDECAR", "SUPPORTED_SUFFIXES", "load_document", "load_file", "load_sidecar"]
 
 SidecarEntry = Mapping[str, str | None]
 _SIDECAR_FIELDS = ("title", "date", "publisher", "language", "url")
 _EMPTY_SIDECAR: Mapping[str, SidecarEntry] = MappingProxyType({})
 _TITLE_MAX = 120
-# Decoded text with more control characters than this is a binary file that happened to decode.
-_MAX_CONTROL_SHARE = 0.05
-_ISO_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# An attachment of an attachment of a mailbox's message is as deep as files inside files are read.
+_MAX_DEPTH = 3
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
-
-# PDF info titles that name the authoring file rather than the document.
-_JUNK_PDF_TITLE = re.compile(r"(?i)untitled|.*\.(?:docx?|odt|rtf|pdf|indd|tex|txt|pptx?)|microsoft \w+ - .*")
-
-
-@dataclass(frozen=True)
-class _Extracted:
-    """Text as a file format yields it, before cleaning, with the metadata the file carries."""
-
-    text: str
-    title: str | None = None
-    date: str | None = None
-    publisher: str | None = None
-    language: str | None = None
-    url: str | None = None
-    replaced_bytes: int = 0  # invalid byte sequences decoded as U+FFFD
 
 
 def load_document(
@@ -68,7 +45,22 @@ def load_document(
     *,
     doc_id: str | None = None,
 ) -> Document:
-    """Load, clean and describe one file of a collection.
+    """The first document `load_file` reads from `path` (the file's own, for all but a mailbox)."""
+    return load_file(path, root, max_bytes, sidecar, doc_id=doc_id)[0][0]
+
+
+def load_file(
+    path: Path,
+    root: Path,
+    max_bytes: int,
+    sidecar: Mapping[str, SidecarEntry] | None = None,
+    *,
+    doc_id: str | None = None,
+) -> tuple[list[Document], list[str]]:
+    """Load, clean and describe one file of a collection, and the files inside it.
+
+    An e-mail gives its own document and one for each attachment of a supported type
+    ("mail.eml/report.docx"); a mailbox gives one per message ("box.mbox/3.eml") and their attachments.
 
     Args:
         path: The file; its suffix (case-insensitive) must be in `SUPPORTED_SUFFIXES`.
@@ -80,8 +72,9 @@ def load_document(
             that reads two folders holding the same relative path qualifies the later one).
 
     Returns:
-        The document; its `content_hash` covers the raw bytes and the sidecar entry, so editing
-        either one makes the indexer embed the document again.
+        The documents, the file's own first; each `content_hash` covers the raw bytes and the sidecar
+        entry, so editing either one makes the indexer embed the document again. And one line for
+        each file inside that could not be read.
 
     Raises:
         UnsupportedDocument: The file is too large, unreadable, of an unsupported or damaged format,
@@ -89,8 +82,7 @@ def load_document(
     """
     rel = doc_id if doc_id is not None else _valid(path.relative_to(root).as_posix())
     suffix = path.suffix.lower()
-    extract = _EXTRACTORS.get(suffix)
-    if extract is None:
+    if suffix not in SUPPORTED_SUFFIXES:
         raise UnsupportedDocument(f"{rel}: unsupported file type {suffix or '(none)'}")
     try:
         size = path.stat().st_size
@@ -103,19 +95,51 @@ def load_document(
         entries = load_sidecar(path.parent) if sidecar is None else sidecar
     except UnsupportedDocument as err:
         raise UnsupportedDocument(f"{rel}: {err}") from None
-    entry = entries.get(path.name, {})
+    documents: list[Document] = []
+    skipped: list[str] = []
+    _load(Request(raw, rel, entries.get(path.name, {}).get("language"), path), entries.get(path.name, {}),
+          documents, skipped, depth=0)  # fmt: skip
+    if not documents:
+        raise UnsupportedDocument(skipped[0] if len(skipped) == 1 else f"{rel}: empty")
+    return documents, skipped
 
-    found = _valid_extracted(extract(raw, rel))
-    text = clean_text(found.text)
+
+def _load(
+    request: Request, entry: SidecarEntry, documents: list[Document], skipped: list[str], depth: int
+) -> None:
+    rel = request.rel
+    convert = converter(Path(rel).suffix.lower())
+    if convert is None:
+        raise UnsupportedDocument(f"{rel}: unsupported file type {Path(rel).suffix or '(none)'}")
+    found = convert(request)
+    if found.parts or not found.attachments:
+        try:
+            documents.append(_document(found, request.raw, rel, entry))
+        except UnsupportedDocument:
+            # A message that is only its attachments has no text of its own to miss.
+            if not found.attachments:
+                raise
+    for attachment in found.attachments:
+        if Path(attachment.name).suffix.lower() not in SUPPORTED_SUFFIXES or depth >= _MAX_DEPTH:
+            continue
+        try:
+            _load(Request(attachment.raw, f"{rel}/{attachment.name}"), {}, documents, skipped, depth + 1)
+        except UnsupportedDocument as err:
+            skipped.append(str(err))
+
+
+def _document(found: Extracted, raw: bytes, rel: str, entry: SidecarEntry) -> Document:
+    text, layout = locate(found.parts, found.joiner)
+    text = _valid(text)  # one character for one: the layout's offsets still hold
     if not text:
         raise UnsupportedDocument(f"{rel}: empty")
     meta = DocMeta(
         source=rel,
-        title=entry.get("title") or found.title or _first_line_title(text) or _valid(path.stem),
-        date=entry.get("date") or found.date,
-        publisher=entry.get("publisher") or found.publisher,
-        language=entry.get("language") or found.language or detect_language(text),
-        url=entry.get("url") or found.url,
+        title=_valid_or_none(entry.get("title") or found.title) or _first_line_title(text) or Path(rel).stem,
+        date=_valid_or_none(entry.get("date") or found.date),
+        publisher=_valid_or_none(entry.get("publisher") or found.publisher),
+        language=entry.get("language") or _valid_or_none(found.language) or detect_language(text),
+        url=_valid_or_none(entry.get("url") or found.url),
     )
     entry_json = json.dumps(dict(entry), sort_keys=True, ensure_ascii=False)
     return Document(
@@ -124,6 +148,8 @@ def load_document(
         meta=meta,
         content_hash=content_hash(hashlib.sha256(raw).hexdigest() + entry_json),
         replaced_bytes=found.replaced_bytes,
+        layout=layout,
+        notes=found.notes,
     )
 
 
@@ -133,19 +159,8 @@ def _valid(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text)
 
 
-def _valid_extracted(found: _Extracted) -> _Extracted:
-    def valid(value: str | None) -> str | None:
-        return _valid(value) if value is not None else None
-
-    return replace(
-        found,
-        text=_valid(found.text),
-        title=valid(found.title),
-        date=valid(found.date),
-        publisher=valid(found.publisher),
-        language=valid(found.language),
-        url=valid(found.url),
-    )
+def _valid_or_none(text: str | None) -> str | None:
+    return _valid(text) if text is not None else None
 
 
 def load_sidecar(directory: Path) -> Mapping[str, SidecarEntry]:
@@ -193,128 +208,14 @@ def _sidecar_entry(name: str, value: object) -> SidecarEntry:
             raise UnsupportedDocument(f"{SIDECAR}: {field!r} for {name!r} must be a string or null")
         entry[field] = (_valid(item.strip()) or None) if item else None
     given_date, given_language = entry.get("date"), entry.get("language")
-    if given_date and _iso_date(given_date) != given_date:
+    if given_date and iso_date(given_date) != given_date:
         raise UnsupportedDocument(f"{SIDECAR}: date for {name!r} must be YYYY-MM-DD, YYYY-MM or YYYY")
     if given_language:
-        language = _language(given_language)
+        language = language_code(given_language)
         if language is None:
             raise UnsupportedDocument(f"{SIDECAR}: language for {name!r} must be a code such as 'nl'")
         entry["language"] = language
     return MappingProxyType(entry)
-
-
-def _text(raw: bytes, rel: str) -> _Extracted:
-    text, replaced = _decode(raw, rel)
-    return _Extracted(text, replaced_bytes=replaced)
-
-
-def _decode(raw: bytes, rel: str) -> tuple[str, int]:
-    """Bytes of a text file as str, and how many invalid byte sequences were replaced.
-
-    UTF-8 (or UTF-16 with a BOM) first. A file whose well-formed multi-byte UTF-8 characters are at
-    least as many as its invalid sequences is UTF-8 with a few damaged bytes: those become U+FFFD and
-    are counted, the rest stays as written. Only a file where UTF-8 fails more broadly (a legacy
-    encoding: every accented letter is one invalid byte) gets the likeliest legacy encoding.
-    """
-    not_text = UnsupportedDocument(f"{rel}: not a text file")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return _checked(raw.decode("utf-16"), not_text), 0
-        except UnicodeDecodeError:
-            raise not_text from None
-    if b"\x00" in raw:
-        raise not_text
-    try:
-        return _checked(raw.decode("utf-8-sig"), not_text), 0
-    except UnicodeDecodeError:
-        pass
-    lenient = raw.decode("utf-8-sig", errors="replace")
-    # Python replaces each maximal invalid sequence with one U+FFFD; a U+FFFD written in the file is
-    # valid UTF-8 and does not count.
-    invalid = lenient.count("\ufffd") - raw.count("\ufffd".encode())
-    well_formed = sum(1 for ch in lenient if ord(ch) > 0x7F) - lenient.count("\ufffd")
-    if well_formed >= invalid:
-        return _checked(lenient, not_text), invalid
-    best = from_bytes(raw).best()
-    if best is None:
-        raise not_text
-    # On short Western text charset-normalizer ranks exotic code pages (cp1006, mac_latin2) as high
-    # as cp1252, which is what such files nearly always are; it rejects cp1252 for Cyrillic or
-    # Central European bytes, so preferring it on a tie costs those nothing.
-    western = from_bytes(raw, cp_isolation=["cp1252"]).best()
-    chosen = western if western is not None and western.coherence >= best.coherence else best
-    return _checked(str(chosen), not_text), 0
-
-
-def _checked(text: str, not_text: UnsupportedDocument) -> str:
-    control = sum(
-        1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r")
-    )
-    if text and control / len(text) > _MAX_CONTROL_SHARE:
-        raise not_text
-    return text
-
-
-def _html(raw: bytes, rel: str) -> _Extracted:
-    page = read_html(raw, rel)
-    return _Extracted(
-        text=page.text,
-        title=page.title,
-        date=_iso_date(page.date or ""),
-        publisher=page.publisher,
-        language=_language(page.lang or ""),
-        url=page.url,
-    )
-
-
-def _pdf(raw: bytes, rel: str) -> _Extracted:
-    if b"%PDF-" not in raw[:1024]:
-        raise UnsupportedDocument(f"{rel}: not a PDF file")
-    try:
-        reader = PdfReader(io.BytesIO(raw))
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise UnsupportedDocument(f"{rel}: encrypted PDF (needs a password)")
-        # Pages are joined by a plain newline so that a paragraph running across a page break
-        # can be joined again by the cleaner.
-        text = "\n".join(page.extract_text() or "" for page in reader.pages)
-        info = reader.metadata
-    except UnsupportedDocument:
-        raise
-    except Exception as err:  # noqa: BLE001 - pypdf raises many exception types on damaged files
-        raise UnsupportedDocument(f"{rel}: damaged or unreadable PDF ({type(err).__name__})") from None
-    title = (info.title or "").strip() if info is not None else ""
-    return _Extracted(
-        text=text,
-        title=title if title and not _JUNK_PDF_TITLE.fullmatch(title) else None,
-        date=_pdf_date(info),
-    )
-
-
-def _pdf_date(info: object) -> str | None:
-    try:
-        created = getattr(info, "creation_date", None)
-    except Exception:  # noqa: BLE001 - a malformed /CreationDate must not make the PDF unreadable
-        return None
-    return created.date().isoformat() if created is not None else None
-
-
-def _iso_date(value: str) -> str | None:
-    """The leading ISO date ("2022-11-30T12:00Z" gives "2022-11-30"), or None when it is no real date."""
-    match = _ISO_DATE.match(value.strip())
-    if match is None:
-        return None
-    year, month, day = match.group(1), match.group(2), match.group(3)
-    try:
-        date(int(year), int(month or 1), int(day or 1))
-    except ValueError:
-        return None
-    return match.group()
-
-
-def _language(tag: str) -> str | None:
-    """The primary subtag of a language tag, lowercase: "de-DE" and "de_DE" give "de"."""
-    match = _LANGUAGE_TAG.fullmatch(tag.strip())
-    return match.group(1).lower() if match else None
 
 
 def _first_line_title(text: str) -> str | None:
@@ -326,12 +227,3 @@ def _first_line_title(text: str) -> str | None:
         return first
     cut = first[: _TITLE_MAX - 1]
     return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
-
-
-_EXTRACTORS: dict[str, Callable[[bytes, str], _Extracted]] = {
-    ".txt": _text,
-    ".md": _text,
-    ".html": _html,
-    ".htm": _html,
-    ".pdf": _pdf,
-}

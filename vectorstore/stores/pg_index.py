@@ -167,6 +167,7 @@ def _schema(dim: int) -> list[sql.Composed]:
             doc_id text PRIMARY KEY,
             content_hash text NOT NULL,
             meta jsonb NOT NULL,
+            layout jsonb NOT NULL,
             text text NOT NULL,
             indexed_by text NOT NULL,
             indexed_at timestamptz NOT NULL DEFAULT now())""",
@@ -286,9 +287,16 @@ def _write(conn: psycopg.Connection[Any], doc: Document, embedded: Embedded) -> 
         old_chunks, old_sentences, existed = _sizes(conn, doc.doc_id)
         conn.execute("DELETE FROM citeqa_documents WHERE doc_id = %s", (doc.doc_id,))
         conn.execute(
-            "INSERT INTO citeqa_documents (doc_id, content_hash, meta, text, indexed_by) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (doc.doc_id, doc.content_hash, Jsonb(doc.meta.to_dict()), doc.text, indexer_name()),
+            "INSERT INTO citeqa_documents (doc_id, content_hash, meta, layout, text, indexed_by) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                doc.doc_id,
+                doc.content_hash,
+                Jsonb(doc.meta.to_dict()),
+                Jsonb(doc.layout.to_dict()),
+                doc.text,
+                indexer_name(),
+            ),
         )
         with conn.cursor() as cur:
             with cur.copy(

@@ -4,7 +4,8 @@ Tables (all prefixed `citeqa_`, so the database may hold other things):
 
     citeqa_manifest    one row: format version, fingerprint (model, dimension, chunking, cleaning),
                        a build id and a generation counter raised by every committed change, counts
-    citeqa_documents   doc_id, content hash, metadata, cleaned text, which indexer wrote it and when
+    citeqa_documents   doc_id, content hash, metadata, layout (pages, slides, sections), cleaned text,
+                       which indexer wrote it and when
     citeqa_chunks      doc_id, position, chunk id, text, offsets, sentence spans, vector(d)
     citeqa_sentences   doc_id, position, offsets, vector(d)
 
@@ -48,7 +49,7 @@ from vectorstore.stores.pg_connection import (
     has_vector_extension,
     vector_extension_hint,
 )
-from vectorstore.types import Chunk, DocMeta, Document, Span
+from vectorstore.types import Chunk, DocMeta, Document, Layout, Span
 
 #: First key of every advisory lock citeqa takes ("cite"), so they cannot collide with other users'.
 LOCK_NAMESPACE = 0x63697465
@@ -175,10 +176,13 @@ class PostgresStore(Store):
         approximate = self.approximate(manifest)
         vector = sql.SQL("NULL::vector" if approximate else "embedding")
         documents: dict[str, Document] = {}
-        for doc_id, text, meta, content_hash in conn.execute(
-            'SELECT doc_id, text, meta, content_hash FROM citeqa_documents ORDER BY doc_id COLLATE "C"'
+        for doc_id, text, meta, layout, content_hash in conn.execute(
+            "SELECT doc_id, text, meta, layout, content_hash FROM citeqa_documents "
+            'ORDER BY doc_id COLLATE "C"'
         ):
-            documents[doc_id] = Document(doc_id, text, DocMeta.from_dict(meta), content_hash)
+            documents[doc_id] = Document(
+                doc_id, text, DocMeta.from_dict(meta), content_hash, layout=Layout.from_dict(layout)
+            )
         chunks: list[Chunk] = []
         chunk_vectors: list[np.ndarray] = []
         with conn.cursor(binary=True) as cur:
