@@ -1,0 +1,236 @@
+"""Answering a question inside a conversation: the conversation wraps the pipeline, it does not enter it.
+
+Like LangChain's `create_history_aware_retriever`: with no history the question goes through
+`qa.pipeline` as it always did; with history, a follow-up that depends on it ("Who said that?", "Und
+Selenskyj?", see `qa.retrieve.followup`) is also retrieved together with its context (the previous
+question and the names the previous answer quoted), and that reading is kept only when its evidence
+answers better than the question's own. The answer says which question was retrieved
+(`retrieval_question`) and whether the history was used (`history_used`).
+
+The history is bounded: only the last `HISTORY_TURNS` turns are read, and of each at most
+`MAX_TURN_CHARS` characters of its question, its answer and each of its first `MAX_QUOTES` quotes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.retrieve import followup
+from qa.types import Answer
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+    from qa.engine import Engine
+    from qa.retrieve.question import Question
+    from qa.settings import Settings
+
+#: Earlier turns read for a follow-up; older ones are ignored.
+HISTORY_TURNS = 3
+#: What an API accepts as a history at most (more is a bad request): turns, and characters a field.
+MAX_HISTORY_TURNS = 100
+MAX_HISTORY_CHARS = 20_000
+#: Characters kept of a turn's question, answer and each quote.
+MAX_TURN_CHARS = 2_000
+#: Quoted sentences kept per turn.
+MAX_QUOTES = 8
+#: Of the previous answer, the quotes whose names a follow-up is read with, and how many names at most.
+CONTEXT_QUOTES = 2
+CONTEXT_NAMES = 4
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange: the user's question, citeqa's answer text and the sentences it quoted."""
+
+    question: str
+    answer: str = ""
+    quotes: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # the quoted sentences' documents (file names)
+    refused: bool = False
+
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        """The turn an answer makes (its question, text and citations)."""
+        return cls(
+            question=answer.question,
+            answer="" if answer.refused else answer.text,
+            quotes=tuple(c.quote for c in answer.citations),
+            sources=tuple(dict.fromkeys(c.source for c in answer.citations)),
+            refused=answer.refused,
+        )
+
+    @classmethod
+    def from_dict(cls, obj: dict[str, Any]) -> Turn:
+        """A turn from `{"question", "answer"?, "citations"?}` as the APIs take it; `citations` are
+        quoted sentences, or objects with a `quote` (and `source`) as the answers' JSON gives them."""
+        citations = obj.get("citations") or ()
+        quotes = [c if isinstance(c, str) else str(c.get("quote", "")) for c in citations]
+        sources = [c.get("source", "") for c in citations if isinstance(c, dict)]
+        return cls(
+            question=str(obj.get("question", "")),
+            answer=str(obj.get("answer") or ""),
+            quotes=tuple(q for q in quotes if q),
+            sources=tuple(dict.fromkeys(s for s in sources if s)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "answer": self.answer, "citations": list(self.quotes)}
+
+
+class HistoryCitation(BaseModel):
+    """A sentence an earlier answer quoted, as the answers' `citations` give it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    quote: str = Field(max_length=MAX_HISTORY_CHARS)
+    source: str | None = Field(None, max_length=1_000)
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn of the conversation: the user's question and, optionally, citeqa's answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(max_length=MAX_HISTORY_CHARS, examples=["What was offered at Istanbul?"])
+    answer: str | None = Field(None, max_length=MAX_HISTORY_CHARS, description="citeqa's answer text.")
+    citations: list[HistoryCitation | str] | None = Field(
+        None, max_length=50, description="The answer's citations (objects with a `quote`) or quotes."
+    )
+
+    def turn(self) -> Turn:
+        return Turn.from_dict(self.model_dump())
+
+
+def bounded(history: Iterable[Turn] | None) -> tuple[Turn, ...]:
+    """The turns a follow-up is read with: the last `HISTORY_TURNS`, each cut to `MAX_TURN_CHARS`."""
+    turns = [t for t in (history or ()) if t.question.strip()][-HISTORY_TURNS:]
+    return tuple(
+        dataclasses.replace(
+            t,
+            question=" ".join(t.question[:MAX_TURN_CHARS].split()),
+            answer=t.answer[:MAX_TURN_CHARS],
+            quotes=tuple(q[:MAX_TURN_CHARS] for q in t.quotes[:MAX_QUOTES]),
+            sources=t.sources[:MAX_QUOTES],
+        )
+        for t in turns
+    )
+
+
+def previous_questions(turns: Sequence[Turn]) -> list[str]:
+    """The questions of `turns`, oldest first."""
+    return [t.question for t in turns]
+
+
+# ------------------------------------------------------------------------------------------- answering
+
+
+def answer_in_conversation(
+    question: str,
+    history: Sequence[Turn],
+    settings: Settings,
+    *,
+    k: int | None = None,
+    engine: Engine | None = None,
+) -> Answer:
+    """The extractive answer to `question` asked after `history` (see the module docstring).
+
+    The question is first answered alone, exactly as `qa.pipeline.answer` would. When it depends on
+    the conversation (`qa.retrieve.followup.dependence`) or finds no evidence of its own, it is also
+    retrieved together with its context, and that answer is kept when `better` says it is.
+    """
+    from qa.engine import get_engine
+    from qa.pipeline import MODE_EXTRACTIVE, answer, answer_from_vector, embed_question
+    from qa.retrieve.question import analyse
+
+    started = time.perf_counter()
+    turns = bounded(history)
+    engine = engine or get_engine(settings)
+    alone = answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
+    if not turns:
+        return alone
+    read = analyse(alone.question, engine.vocabulary)
+    reading = followup.dependence(read.text)
+    if not reading.depends and not alone.refused:
+        return alone
+    in_context = _retrieval_read(read, turns, engine)
+    t0 = time.perf_counter()
+    query_vector, focus_vector = embed_question(in_context, engine)
+    timings = {"embed": (time.perf_counter() - t0) * 1000}
+    followed = answer_from_vector(
+        in_context, query_vector, engine, settings, k=k, timings=timings, focus_vector=focus_vector
+    )
+    if not better(followed, alone):
+        return alone
+    timings["total"] = (time.perf_counter() - started) * 1000
+    return dataclasses.replace(
+        followed, question=read.text, retrieval_question=in_context.text, history_used=True
+    )
+
+
+def _retrieval_read(read: Question, turns: Sequence[Turn], engine: Engine) -> Question:
+    """The follow-up read together with its context, in the follow-up's own language."""
+    from qa.retrieve.question import analyse
+
+    text = followup.retrieval_question(
+        read.text, previous_questions(turns), turns[-1].quotes[:CONTEXT_QUOTES], CONTEXT_NAMES
+    )
+    in_context = analyse(text, engine.vocabulary)
+    # The reply is in the follow-up's language; too short to tell ("Und Selenskyj?"), in the last turn's.
+    language = read.language or analyse(turns[-1].question, engine.vocabulary).language
+    # What is asked is the follow-up's own words: they are the focus that picks among the sentences on
+    # the conversation's topic (see qa.retrieve.focus).
+    return dataclasses.replace(in_context, language=language, focus=read.text)
+
+
+def better(followed: Answer, alone: Answer) -> bool:
+    """Whether the answer retrieved in context answers better than the question's own: it answers where
+    the question alone is refused, or its evidence clears the refusal bar by more."""
+    if followed.refused != alone.refused:
+        return alone.refused
+    return _margin(followed) >= _margin(alone)
+
+
+def _margin(result: Answer) -> float:
+    d = result.decision
+    return float("-inf") if d is None else d.value - d.bar
+
+
+def stream_in_conversation(
+    question: str,
+    history: Sequence[Turn],
+    settings: Settings,
+    *,
+    k: int | None = None,
+    engine: Engine | None = None,
+    mode: str = "extractive",
+    chat: BaseChatModel | None = None,
+) -> Iterator[str | Answer]:
+    """`qa.pipeline.answer_stream` for a question asked after `history`: the extractive answer read
+    in context (`answer_in_conversation`), then in the generative mode the chat model's rewrite of it,
+    written for the question as it was retrieved and verified like any other."""
+    from qa.engine import get_engine
+    from qa.pipeline import MODE_EXTRACTIVE
+
+    started = time.perf_counter()
+    engine = engine or get_engine(settings)
+    extractive = answer_in_conversation(question, history, settings, k=k, engine=engine)
+    if mode == MODE_EXTRACTIVE:
+        yield extractive
+        return
+    from qa.generate.rewrite import generate
+    from qa.retrieve.question import analyse
+
+    asked = extractive.retrieval_question or extractive.question
+    read = dataclasses.replace(analyse(asked, engine.vocabulary), language=extractive.language)
+    for item in generate(dataclasses.replace(extractive, question=asked), read, engine, settings, chat):
+        if isinstance(item, Answer):
+            item = dataclasses.replace(item, question=extractive.question)
+            item.timings_ms["total"] = (time.perf_counter() - started) * 1000
+        yield item
