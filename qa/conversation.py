@@ -14,6 +14,7 @@ The history is bounded: only the last `HISTORY_TURNS` turns are read, and of eac
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from qa.engine import Engine
     from qa.retrieve.question import Question
     from qa.settings import Settings
+
+log = logging.getLogger(__name__)
 
 #: Earlier turns read for a follow-up; older ones are ignored.
 HISTORY_TURNS = 3
@@ -189,6 +192,29 @@ def _retrieval_read(read: Question, turns: Sequence[Turn], engine: Engine) -> Qu
     return dataclasses.replace(in_context, language=language, focus=read.text)
 
 
+def condense(
+    question: str, turns: Sequence[Turn], settings: Settings, chat: BaseChatModel | None = None
+) -> str | None:
+    """The chat model's standalone rewrite of a follow-up, in its language; None when there is no
+    usable one (the model fails, or writes an empty, multi-line or overlong question)."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from qa import prompts
+    from qa.generate.rewrite import load_chat_model
+    from qa.pipeline import validate_question
+
+    system, user = prompts.condense_messages(question, [(t.question, t.answer) for t in turns])
+    try:
+        model = chat if chat is not None else load_chat_model(settings)
+        reply = model.invoke([SystemMessage(system), HumanMessage(user)]).content
+        text = reply if isinstance(reply, str) else " ".join(str(part) for part in reply)
+        lines = [line for line in text.strip().splitlines() if line.strip()]
+        return validate_question(lines[0]) if len(lines) == 1 and len(lines[0]) <= MAX_TURN_CHARS else None
+    except Exception:  # noqa: BLE001 - a failed rewrite leaves the offline reading, never an error
+        log.info("condensing the follow-up failed", exc_info=True)
+        return None
+
+
 def better(followed: Answer, alone: Answer) -> bool:
     """Whether the answer retrieved in context answers better than the question's own: it answers where
     the question alone is refused, or its evidence clears the refusal bar by more."""
@@ -224,6 +250,16 @@ def stream_in_conversation(
     if mode == MODE_EXTRACTIVE:
         yield extractive
         return
+    condensed = condense(question, bounded(history), settings, chat) if extractive.history_used else None
+    if condensed:
+        # The chat model's rewrite is one more reading, checked against the evidence like the others.
+        from qa.pipeline import answer
+
+        rewritten = answer(condensed, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
+        if better(rewritten, extractive):
+            extractive = dataclasses.replace(
+                rewritten, question=extractive.question, retrieval_question=condensed, history_used=True
+            )
     from qa.generate.rewrite import generate
     from qa.retrieve.question import analyse
 

@@ -115,3 +115,23 @@ def test_evaluation_replays_the_history_with_the_bots_own_answers() -> None:
     (row,) = [r for r in followup_rows("fu", runs) if r[0] == "fu"]
     # Facts 0 alone, 1 standalone, 1 in conversation: all of the gap closed.
     assert row[2:5] == ["0.00 / 1.00 / 1.00", "1.00", "1.00"]
+
+
+def test_the_chat_model_condenses_a_follow_up_into_one_standalone_question(settings: Settings) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from qa.conversation import condense
+
+    turns = [Turn("What positions did Harald Kujat hold?", "Chairman of the NATO Military Committee.")]
+    model = FakeListChatModel(responses=["  Who interviewed Harald Kujat?\n"])
+    assert condense("Who interviewed him?", turns, settings, model) == "Who interviewed Harald Kujat?"
+    # An answer instead of a question on one line, an empty reply, a failing model: no rewrite.
+    chatty = FakeListChatModel(responses=["Here is the question:\nWho interviewed Harald Kujat?"])
+    assert condense("Who interviewed him?", turns, settings, chatty) is None
+    assert condense("Who interviewed him?", turns, settings, FakeListChatModel(responses=[" "])) is None
+
+    class Broken(FakeListChatModel):
+        def invoke(self, *args: Any, **kwargs: Any) -> Any:
+            raise ConnectionError("the endpoint is down")
+
+    assert condense("Who interviewed him?", turns, settings, Broken(responses=["x"])) is None

@@ -17,11 +17,13 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
 from qa.backend import Backend, LocalBackend
+from qa.conversation import MAX_HISTORY_TURNS, HistoryTurn
 from qa.settings import Settings
 from qa.types import Answer
 from vectorstore.errors import CiteqaError
 
 Passages = Annotated[int | None, Field(ge=1, le=50)]
+History = Annotated[list[HistoryTurn] | None, Field(max_length=MAX_HISTORY_TURNS)]
 INSTRUCTIONS = (
     "citeqa answers questions from a fixed collection of documents, quoting them. `ask` gives an "
     "answer whose sentences carry [n] markers resolved in its numbered sources, or says that the "
@@ -66,15 +68,20 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
         return CallToolResult(content=[TextContent(type="text", text=str(err))], is_error=True)
 
     @server.tool(title="Ask the documents")
-    def ask(question: str, k: Passages = None) -> CallToolResult:
+    def ask(question: str, k: Passages = None, history: History = None) -> CallToolResult:
         """Answer a question from the documents with cited quotes, or say that they do not answer it.
 
         Args:
             question: The question, in English, Dutch, German or another language.
             k: Passages to retrieve (1-50; default 5).
+            history: The conversation's earlier turns, oldest first, each {question, answer?,
+                citations?}: a follow-up ("Who said that?") is read with them. The last 3 are read.
         """
         try:
-            result = backend.answer(question, k, mode)
+            if history:
+                result = backend.answer(question, k, mode, history=[t.turn() for t in history])
+            else:
+                result = backend.answer(question, k, mode)
         except CiteqaError as err:
             return failure(err)
         return CallToolResult(
