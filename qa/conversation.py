@@ -144,32 +144,43 @@ def answer_in_conversation(
 ) -> Answer:
     """The extractive answer to `question` asked after `history` (see the module docstring).
 
-    The question is first answered alone, exactly as `qa.pipeline.answer` would. When it depends on
-    the conversation (`qa.retrieve.followup.dependence`) or finds no evidence of its own, it is also
-    retrieved together with its context, and that answer is kept when `better` says it is.
+    A question that does not depend on the conversation (`qa.retrieve.followup.dependence`) is answered
+    alone, exactly as `qa.pipeline.answer` would. One that does, or that finds no evidence of its own,
+    is answered both alone and together with its context, and the reading in context is kept when
+    `better` says it answers better.
     """
-    from qa.engine import get_engine
-    from qa.pipeline import MODE_EXTRACTIVE, answer, answer_from_vector, embed_question
-    from qa.retrieve.question import analyse
+    from qa import pipeline
 
     started = time.perf_counter()
     turns = bounded(history)
-    engine = engine or get_engine(settings)
-    alone = answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
-    if not turns:
-        return alone
-    read = analyse(alone.question, engine.vocabulary)
-    reading = followup.dependence(read.text)
-    if not reading.depends and not alone.refused:
-        return alone
+    text = pipeline.validate_question(question)
+    if not turns or not followup.dependence(text).depends:
+        alone = pipeline.answer(question, settings, k=k, engine=engine, mode=pipeline.MODE_EXTRACTIVE)
+        if not turns or not alone.refused:
+            return alone
+    engine, read = pipeline._read(question, settings, engine)
     in_context = _retrieval_read(read, turns, engine)
+    # One call to the model for both readings: the question (and its focus) and the question in
+    # context, whose focus is the question itself.
     t0 = time.perf_counter()
-    query_vector, focus_vector = embed_question(in_context, engine)
+    texts = [read.text, in_context.text] + ([read.focus] if read.focus else [])
+    vectors = engine.embedder.embed_queries(texts)
     timings = {"embed": (time.perf_counter() - t0) * 1000}
-    followed = answer_from_vector(
-        in_context, query_vector, engine, settings, k=k, timings=timings, focus_vector=focus_vector
+    alone = pipeline.answer_from_vector(
+        read, vectors[0], engine, settings, k=k, focus_vector=vectors[2] if read.focus else None
+    )
+    compose = settings.compose.model_copy(update={"focus_weight": settings.compose.followup_focus_weight})
+    followed = pipeline.answer_from_vector(
+        in_context,
+        vectors[1],
+        engine,
+        settings.model_copy(update={"compose": compose}),
+        k=k,
+        timings=timings,
+        focus_vector=vectors[0],
     )
     if not better(followed, alone):
+        alone.timings_ms.update(embed=timings["embed"], total=(time.perf_counter() - started) * 1000)
         return alone
     timings["total"] = (time.perf_counter() - started) * 1000
     return dataclasses.replace(

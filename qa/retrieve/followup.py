@@ -71,6 +71,12 @@ _QUESTION_WORDS = frozenset(
 #: Words of its own (not stop words, pronouns or question words) a question needs to stand alone.
 MIN_OWN_WORDS = 2
 _NOT_OWN = _STOPWORDS | _PRONOUNS | _DEMONSTRATIVES | _QUESTION_WORDS
+# Words opening a subordinate clause, in which a pronoun may stand for a name said before it.
+_CLAUSE_OPENERS = frozenset(
+    "when while after before because since if as "  # noqa: SIM905 - word lists read best as strings
+    "toen terwijl nadat voordat omdat sinds als wanneer "
+    "als wenn während nachdem bevor weil seit da".split()
+)
 
 
 @dataclass(frozen=True)
@@ -119,9 +125,11 @@ def _points_back(tokens: list[str], i: int) -> bool:
 
 
 def _named_before(tokens: list[str], i: int) -> bool:
-    """Whether a name (a capitalised word after the first, not a stop word) comes before `tokens[i]`:
-    then a pronoun there most likely stands for it ("What did Putin say when he announced it?")."""
-    return any(t[:1].isupper() and t.lower() not in _NOT_OWN for t in tokens[1:i])
+    """Whether the pronoun at `tokens[i]` opens a clause after a name of the same question ("What did
+    Putin say when he announced it?", "Wie nannte Jean Ribault den Fluss, als er ihn ..."): then it
+    stands for that name, not for something said before."""
+    clause = max((j for j in range(i) if tokens[j].lower() in _CLAUSE_OPENERS), default=-1)
+    return clause > 0 and any(t[:1].isupper() and t.lower() not in _NOT_OWN for t in tokens[1:clause])
 
 
 def dependence(question: str) -> Dependence:
