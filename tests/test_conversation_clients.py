@@ -135,17 +135,18 @@ def test_citeqa_chat_in_a_terminal(real_seeds_index: Path, tmp_path: Path) -> No
         timeout=600,
     )
     try:
+        prompt = r"\r?\n> "
         child.expect("Ctrl-D leaves")
         child.expect("> ")
         child.sendline(FIRST)
-        child.expect(r"\[1\] .*\n")  # the numbered sources, as `citeqa ask` prints them
-        child.expect("> ")
-        assert "Tsjizjov" in child.before
+        child.expect(prompt)
+        # The answer, then its numbered sources with their quotes, as `citeqa ask` prints them.
+        assert "Tsjizjov" in child.before and "\n[1] " in child.before.replace("\r", "")
         child.sendline(FOLLOW_UP)
-        child.expect("> ")
+        child.expect(prompt)
         assert NEWSPAPER in child.before.split("[1]")[0] and PESCO in child.before
         child.sendline("x" * 20_000)  # too long a question: one line, and the conversation goes on
-        child.expect("> ")
+        child.expect(prompt)
         assert "citeqa: The question is 20,000 characters long" in child.before
         assert "Traceback" not in child.before
         child.sendeof()
