@@ -42,6 +42,13 @@ DEFAULT_COLLECTIONS = (
     ("xquad-en", XQUAD / "en" / "docs", XQUAD / "en" / "gold.jsonl", True),
     ("holdout", ROOT / "seeds", ROOT / "gold" / "holdout.jsonl", False),
 )
+FOLLOWUPS = ROOT / "gold" / "followups"
+#: Conversations (gold lines with a history): name, documents, gold set.
+FOLLOWUP_COLLECTIONS = (
+    ("seeds", ROOT / "seeds", FOLLOWUPS / "seeds.jsonl"),
+    ("xquad-de", XQUAD / "de" / "docs", FOLLOWUPS / "xquad-de.jsonl"),
+    ("xquad-en", XQUAD / "en" / "docs", FOLLOWUPS / "xquad-en.jsonl"),
+)
 
 #: Each rule off in turn: a label and the settings it changes (nested sections as dicts).
 ABLATIONS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -268,6 +275,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     parser.add_argument("--ablation", action="store_true", help="also turn each rule off in turn")
     parser.add_argument("--no-baseline", action="store_true", help="leave out the plain pipeline")
+    parser.add_argument(
+        "--no-followups", action="store_true", help="leave out the follow-ups (gold/followups/)"
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
@@ -288,8 +298,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(QUALITY_COLUMNS, rows, args.markdown))
     if args.ablation:
         run_ablation(prepared, base, full, say, args.markdown)
+    if not args.no_followups:
+        run_followups(base, say, args.markdown)
     say(f"done in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def run_followups(base: Settings, say: Callable[[str], None], markdown: bool) -> None:
+    """Each follow-up alone, as its standalone rewrite and in its conversation (qa.evaluate.followups)."""
+    from qa.evaluate.followups import FOLLOWUP_COLUMNS, evaluate_followups, followup_rows
+
+    rows = []
+    for name, docs, gold_path in FOLLOWUP_COLLECTIONS:
+        say(f"follow-ups {name}: replaying {gold_path.name}")
+        settings = index_for(Collection(name, docs, gold_path, True), base)
+        engine = get_engine(settings)
+
+        def ask(question: str, turns: Sequence[Any], s: Settings = settings, e: Engine = engine) -> Any:
+            return answer(question, s, engine=e, history=turns)
+
+        rows += followup_rows(name, evaluate_followups(load_gold(gold_path), ask))
+    print(f"\nFollow-ups, each cell alone / standalone / in conversation, commit {commit()}:\n")
+    print(table(FOLLOWUP_COLUMNS, rows, markdown))
 
 
 # Used by benchmarks/run.py to price a Matryoshka dimension on the seeds.

@@ -9,8 +9,8 @@ the web server passes its own, which answers through the chat's collection so bo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from qa.engine import Engine, get_engine
 from qa.settings import Settings
@@ -18,10 +18,20 @@ from qa.types import Answer
 from vectorstore.errors import CiteqaError
 from vectorstore.models.embedding import Embedder
 
+if TYPE_CHECKING:
+    from qa.conversation import Turn
+
 
 class Backend(Protocol):
-    def answer(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
-        """The cited answer (raises BadQuestion, IndexNotBuilt, ... as `qa.pipeline.answer` does)."""
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
+        """The cited answer (raises BadQuestion, IndexNotBuilt, ... as `qa.pipeline.answer` does),
+        read with the conversation's earlier turns when there are any."""
         ...
 
     def documents(self) -> list[dict[str, Any]]:
@@ -75,10 +85,16 @@ class LocalBackend:
     def engine(self) -> Engine:
         return get_engine(self.settings, self._embedder)
 
-    def answer(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
         from qa.pipeline import answer
 
-        return answer(question, self.settings, k=k, engine=self.engine(), mode=mode)
+        return answer(question, self.settings, k=k, engine=self.engine(), mode=mode, history=history)
 
     def documents(self) -> list[dict[str, Any]]:
         return document_list(self.engine())

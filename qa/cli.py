@@ -113,6 +113,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return ask(args, settings)
 
 
+def cmd_chat(args: argparse.Namespace) -> int:
+    from qa.commands import chat
+
+    settings = _settings(args)
+    _prepare_generation(settings)
+    return chat(args, settings)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from qa.commands import evaluate
 
@@ -218,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common(p)
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal: follow-ups read with what came before")
+    p.add_argument("--k", type=int, help="passages to retrieve")
+    p.add_argument("--mode", choices=MODES, help="extractive or generative (default: the mode setting)")
+    common(p)
+    p.set_defaults(func=cmd_chat)
 
     p = sub.add_parser("eval", help="score answers against a gold set")
     p.add_argument("gold", help="gold set (JSON Lines)")

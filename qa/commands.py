@@ -1,14 +1,20 @@
-"""What `citeqa ask` and `citeqa eval` print; the CLI parses arguments and delegates here."""
+"""What `citeqa ask`, `citeqa chat` and `citeqa eval` print; the CLI parses arguments and delegates here."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from qa import prompts
 from qa.settings import Settings
 from qa.types import Answer
+
+if TYPE_CHECKING:
+    from qa.conversation import Turn
 
 
 def format_answer(answer: Answer) -> str:
@@ -53,14 +59,16 @@ def ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def stream_answer(question: str, settings: Settings, k: int | None) -> Answer:
+def stream_answer(
+    question: str, settings: Settings, k: int | None, history: Sequence[Turn] | None = None
+) -> Answer:
     """Write the generative draft to stderr as it comes, then return the verified Answer; when the
     draft was not shown as the answer, say so on stderr too."""
     from qa.generate.rewrite import MODE_FALLBACK
     from qa.pipeline import answer_stream
 
     drafted = False
-    for item in answer_stream(question, settings, k=k):
+    for item in answer_stream(question, settings, k=k, history=history):
         if isinstance(item, Answer):
             if drafted:
                 sys.stderr.write("\n")
@@ -74,6 +82,58 @@ def stream_answer(question: str, settings: Settings, k: int | None) -> Answer:
         sys.stderr.write(item)
         sys.stderr.flush()
     raise RuntimeError("answer_stream ended without an answer")
+
+
+CHAT_GREETING = (
+    "Ask about the documents; a follow-up is read with the conversation before it. "
+    "/new starts a new conversation, Ctrl-D leaves."
+)
+NEW_CONVERSATION = "/new"
+
+
+def chat(args: argparse.Namespace, settings: Settings, read_line: Callable[[str], str] = input) -> int:
+    """`citeqa chat`: a conversation in the terminal, each answer printed as `citeqa ask` prints it.
+
+    Lines are read with readline's editing and history (when the terminal has it); Ctrl-D leaves,
+    Ctrl-C drops the line being typed. A library error (a question too long, no index) is one line on
+    stderr and the conversation goes on.
+    """
+    from qa.conversation import Turn
+    from qa.pipeline import MODE_GENERATIVE, answer
+    from vectorstore.errors import CiteqaError
+
+    with contextlib.suppress(ImportError):  # not on every platform; input() works without it
+        import readline  # noqa: F401 - importing it gives input() line editing and history
+    if args.k is not None and not 1 <= args.k <= 50:
+        print("citeqa: --k must be between 1 and 50", file=sys.stderr)
+        return 2
+    print(CHAT_GREETING)
+    turns: list[Turn] = []
+    while True:
+        try:
+            line = read_line("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            continue
+        if not line:
+            continue
+        if line == NEW_CONVERSATION:
+            turns.clear()
+            print("(A new conversation.)")
+            continue
+        try:
+            if settings.mode == MODE_GENERATIVE:
+                result = stream_answer(line, settings, args.k, turns)
+            else:
+                result = answer(line, settings, k=args.k, history=turns)
+        except CiteqaError as err:
+            print(f"citeqa: {err}", file=sys.stderr, flush=True)
+            continue
+        print(format_answer(result), end="\n\n", flush=True)
+        turns.append(Turn.of(result))
 
 
 def evaluate(args: argparse.Namespace, settings: Settings) -> int:

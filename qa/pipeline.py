@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,6 +21,8 @@ from vectorstore.errors import BadQuestion, IndexEmpty
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+
+    from qa.conversation import Turn
 
 MAX_QUESTION_CHARS = 10_000
 MODE_EXTRACTIVE = "extractive"
@@ -84,13 +86,22 @@ def answer(
     engine: Engine | None = None,
     mode: str | None = None,
     chat: BaseChatModel | None = None,
+    history: Sequence[Turn] | None = None,
 ) -> Answer:
     """Answer `question` from the index; raises BadQuestion, IndexNotBuilt, IndexMismatch, ...
 
     `mode` (default `settings.mode`) is "extractive" (quoted sentences) or "generative" (written by
     the chat model from those sentences and verified; see `qa.generate`). `chat` replaces the
-    configured chat model (tests pass fakes).
+    configured chat model (tests pass fakes). `history` holds the conversation's earlier turns, oldest
+    first: a follow-up is then read in their context (`qa.conversation`); without any, the question is
+    answered on its own, exactly as before.
     """
+    if history:
+        *_, last = answer_stream(
+            question, settings, k=k, engine=engine, mode=mode, chat=chat, history=history
+        )
+        assert isinstance(last, Answer)
+        return last
     if _mode(mode, settings) == MODE_GENERATIVE:
         *_, result = answer_stream(question, settings, k=k, engine=engine, mode=mode, chat=chat)
         assert isinstance(result, Answer)
@@ -108,9 +119,17 @@ def answer_stream(
     engine: Engine | None = None,
     mode: str | None = None,
     chat: BaseChatModel | None = None,
+    history: Sequence[Turn] | None = None,
 ) -> Iterator[str | Answer]:
     """Like `answer`, streaming: yields the generative draft's text as it comes (nothing in the
     extractive mode), then the finished, verified Answer as the last item."""
+    if history:
+        from qa.conversation import stream_in_conversation
+
+        yield from stream_in_conversation(
+            question, history, settings, k=k, engine=engine, mode=_mode(mode, settings), chat=chat
+        )
+        return
     if _mode(mode, settings) == MODE_EXTRACTIVE:
         yield answer(question, settings, k=k, engine=engine, mode=MODE_EXTRACTIVE)
         return

@@ -57,6 +57,14 @@ class ComposeSettings(BaseModel):
         description="Weight of the question's focus (the question without the names that only say where "
         "to look, see qa.retrieve.focus) in a sentence's evidence score.",
     )
+    followup_focus_weight: float = Field(
+        0.7,
+        ge=0.0,
+        le=1.0,
+        description="The focus weight when a follow-up is retrieved together with the conversation (its "
+        "own words are the focus, see qa.conversation): the conversation sets the topic, the follow-up "
+        "says what is asked.",
+    )
     neighbour_weight: float = Field(
         0.5,
         ge=0.0,

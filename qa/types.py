@@ -102,6 +102,8 @@ class Answer:
     note: str | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     decision: Decision | None = None  # why it was answered or refused (extractive answers)
+    retrieval_question: str | None = None  # what was retrieved, when not `question` (a follow-up)
+    history_used: bool = False  # whether the earlier turns of the conversation shaped the retrieval
 
     def with_note(self, extra: str) -> Answer:
         """This answer with `extra` after its note (say, that the index is being updated)."""
@@ -119,5 +121,7 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "closest_matches": [p.to_dict() for p in self.closest],
             "decision": self.decision.to_dict() if self.decision else None,
+            "retrieval_question": self.retrieval_question or self.question,
+            "history_used": self.history_used,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
         }

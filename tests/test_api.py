@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from qa.conversation import Turn
 from qa.types import Answer, Citation
 from qa.web.api import create_api
 from qa.web.auth import Credentials
@@ -46,9 +47,13 @@ class ScriptedBackend:
     def __init__(self, fail: Exception | None = None) -> None:
         self.fail = fail
         self.calls: list[tuple[str, int | None, str | None]] = []
+        self.histories: list[Any] = []
 
-    def answer(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+    def answer(
+        self, question: str, k: int | None = None, mode: str | None = None, history: Any = None
+    ) -> Answer:
         self.calls.append((question, k, mode))
+        self.histories.append(history)
         if self.fail is not None:
             raise self.fail
         return ANSWER
@@ -160,6 +165,8 @@ def test_chat_completion_answers_the_last_user_message_with_sources_and_citation
         _client(backend).post("/v1/chat/completions", json={"model": "citeqa", "messages": messages}).json()
     )
     assert backend.calls == [("What was offered?", None, None)]
+    # The earlier user and assistant messages are the conversation's history (the system one is not).
+    assert backend.histories == [[Turn("Earlier question", "Earlier answer")]]
     assert body["object"] == "chat.completion" and body["model"] == "citeqa"
     content = body["choices"][0]["message"]["content"]
     assert content == (

@@ -29,7 +29,7 @@ PASSAGE_KEYS = {"source", "score"}
 # Besides those the object carries the note on source languages, the refusal's closest matches and
 # why it was answered or refused, the same object the web app's /ask endpoint returns
 # (tests/test_web_api.py).
-EXTRA_ANSWER_KEYS = {"note", "closest_matches", "decision"}
+EXTRA_ANSWER_KEYS = {"note", "closest_matches", "decision", "retrieval_question", "history_used"}
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ RANKS = {
     "qa.engine": 13,
     "qa.generate": 14,
     "qa.pipeline": 15,
+    "qa.conversation": 15,  # wraps the pipeline (which hands it a question asked with history)
     "qa.backend": 16,
     "qa.evaluate": 17,
     "qa.web": 17,

@@ -24,6 +24,8 @@ ANSWER_KEYS = {
     "passages",
     "closest_matches",
     "decision",
+    "retrieval_question",
+    "history_used",
     "timings_ms",
 }
 

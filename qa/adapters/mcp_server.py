@@ -38,6 +38,7 @@ from mcp.types import (
 from pydantic import Field, ValidationError
 
 from qa.backend import Backend, LocalBackend
+from qa.conversation import MAX_HISTORY_TURNS, HistoryTurn
 from qa.settings import Settings
 from qa.types import Answer
 from vectorstore.errors import CiteqaError
@@ -45,6 +46,7 @@ from vectorstore.errors import CiteqaError
 log = logging.getLogger(__name__)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 Passages = Annotated[int | None, Field(ge=1, le=50)]
+History = Annotated[list[HistoryTurn] | None, Field(max_length=MAX_HISTORY_TURNS)]
 INSTRUCTIONS = (
     "citeqa answers questions from a fixed collection of documents, quoting them. `ask` gives an "
     "answer whose sentences carry [n] markers resolved in its numbered sources, or says that the "
@@ -93,15 +95,20 @@ def create_server(backend: Backend, mode: str | None = None) -> MCPServer[Any]:
         return CallToolResult(content=[TextContent(type="text", text=str(err))], is_error=True)
 
     @server.tool(title="Ask the documents")
-    def ask(question: str, k: Passages = None) -> CallToolResult:
+    def ask(question: str, k: Passages = None, history: History = None) -> CallToolResult:
         """Answer a question from the documents with cited quotes, or say that they do not answer it.
 
         Args:
             question: The question, in English, Dutch, German or another language.
             k: Passages to retrieve (1-50; default 5).
+            history: The conversation's earlier turns, oldest first, each {question, answer?,
+                citations?}: a follow-up ("Who said that?") is read with them. The last 3 are read.
         """
         try:
-            result = backend.answer(question, k, mode)
+            if history:
+                result = backend.answer(question, k, mode, history=[t.turn() for t in history])
+            else:
+                result = backend.answer(question, k, mode)
         except Exception as err:  # noqa: BLE001 - the host gets one line, stderr the traceback
             return failure(err)
         return CallToolResult(

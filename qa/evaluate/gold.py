@@ -1,7 +1,9 @@
 """Gold sets: JSON Lines of questions with their sources, facts and a reference answer.
 
 One object per line with exactly these fields (see `gold/README.md`):
-`{"id", "question", "lang", "answerable", "sources", "facts", "reference"}`. Blank lines are allowed.
+`{"id", "question", "lang", "answerable", "sources", "facts", "reference"}`, and for a follow-up in a
+conversation (see `gold/followups/README.md`) also `"history"` (the earlier user questions, oldest
+first) and `"standalone"` (the follow-up rewritten to stand alone). Blank lines are allowed.
 A file is validated completely before anything is scored: the first problem raises `GoldFormatError`
 naming the file and the line.
 """
@@ -17,6 +19,8 @@ from typing import Any
 from vectorstore.errors import CiteqaError
 
 FIELDS = ("id", "question", "lang", "answerable", "sources", "facts", "reference")
+#: A follow-up's fields, optional: without them a line is one question asked alone.
+CONVERSATION_FIELDS = ("history", "standalone")
 _LANG = re.compile(r"^[a-z]{2}$")
 
 
@@ -35,6 +39,8 @@ class GoldQuestion:
     sources: tuple[str, ...]  # document file names that hold the answer
     facts: tuple[tuple[str, ...], ...]
     reference: str
+    history: tuple[str, ...] = ()  # the earlier user questions of its conversation, oldest first
+    standalone: str | None = None  # the follow-up rewritten to stand alone (a perfect rewrite)
 
     @property
     def fact_labels(self) -> tuple[str, ...]:
@@ -97,9 +103,12 @@ def _parse(line: str) -> GoldQuestion:
     missing = [f for f in FIELDS if f not in obj]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}")
-    unknown = sorted(set(obj) - set(FIELDS))
+    unknown = sorted(set(obj) - set(FIELDS) - set(CONVERSATION_FIELDS))
     if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}")
+        raise ValueError(
+            f"unknown field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)} "
+            f"(and for a follow-up {', '.join(CONVERSATION_FIELDS)})"
+        )
 
     qid = _text(obj, "id")
     question = _text(obj, "question")
@@ -123,7 +132,13 @@ def _parse(line: str) -> GoldQuestion:
         raise ValueError("an unanswerable question must have empty 'sources' and 'facts'")
     if len(set(sources)) != len(sources):
         raise ValueError("'sources' lists a document twice")
-    return GoldQuestion(qid, question, lang, answerable, sources, facts, reference)
+    history = _strings(obj["history"], "history") if "history" in obj else ()
+    if "history" in obj and not history:
+        raise ValueError("'history' must list at least one earlier question (or be left out)")
+    standalone = _text(obj, "standalone") if "standalone" in obj else None
+    if standalone is not None and not history:
+        raise ValueError("'standalone' rewrites a follow-up: it needs a 'history'")
+    return GoldQuestion(qid, question, lang, answerable, sources, facts, reference, history, standalone)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

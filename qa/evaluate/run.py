@@ -176,6 +176,10 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
     mode = getattr(args, "mode", None) or settings.mode
     engine = get_engine(settings)
     check_sources(gold, set(engine.data.documents), args.gold, f"the index at {engine.location}")
+    from qa.evaluate.followups import is_followup_set
+
+    if is_followup_set(gold):
+        return _run_followups(args, settings, gold, engine, mode, started)
     plain = None
     if args.baseline:  # built first, so a wrong --docs fails before the long run
         from qa.evaluate.baseline import BaselinePipeline
@@ -200,6 +204,41 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         from rich.console import Console
 
         Console().print(summary_table(args.gold, mode, summaries, seconds))
+    return 0
+
+
+def _run_followups(
+    args: argparse.Namespace,
+    settings: Settings,
+    gold: Sequence[GoldQuestion],
+    engine: Any,
+    mode: str,
+    started: float,
+) -> int:
+    """`citeqa eval` of a follow-up set: each follow-up alone, as its standalone rewrite and in its
+    conversation (see `qa.evaluate.followups`), one table row per language."""
+    from tqdm import tqdm
+
+    from qa.evaluate.followups import FOLLOWUP_COLUMNS, evaluate_followups, followup_rows, text_table
+    from qa.pipeline import answer
+
+    def ask(question: str, turns: Sequence[Any]) -> Answer:
+        return answer(question, settings, engine=engine, mode=mode, history=turns)
+
+    ask(_WARM_UP_QUESTION, ())
+    with tqdm(total=len(gold), desc="follow-ups", unit="conversation", file=sys.stderr) as bar:
+        runs = evaluate_followups(gold, ask, bar.update)
+    seconds = time.perf_counter() - started
+    if args.out:
+        _write_records(Path(args.out), runs["in conversation"])
+    if args.json:
+        out = {"gold": str(args.gold), "mode": mode, "seconds": round(seconds, 1)}
+        for reading, records in runs.items():
+            out[reading] = {lang: row.to_dict() for lang, row in metrics.summarize(records).rows.items()}
+        print(json.dumps(out, ensure_ascii=False))
+        return 0
+    print(f"citeqa eval {args.gold}: follow-ups, mode {mode}, {seconds:.0f} s\n")
+    print(text_table(FOLLOWUP_COLUMNS, followup_rows(Path(args.gold).stem, runs)))
     return 0
 
 

@@ -19,6 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.backend import Backend
+from qa.conversation import HISTORY_TURNS, MAX_HISTORY_CHARS, MAX_HISTORY_TURNS, HistoryTurn
 from qa.web.auth import Credentials, LoginThrottle, ThrottledLogin, client_address
 from qa.web.errors import MAX_BODY_BYTES, ApiError, handle_errors
 
@@ -39,6 +40,13 @@ class AskRequest(BaseModel):
     k: int | None = Field(None, ge=1, le=50, description="Passages to retrieve (default: the k setting).")
     mode: Literal["extractive", "generative"] | None = Field(
         None, description="extractive (quoted sentences) or generative (default: the mode setting)."
+    )
+    history: list[HistoryTurn] | None = Field(
+        None,
+        max_length=MAX_HISTORY_TURNS,
+        description=f"The conversation's earlier turns, oldest first; a follow-up is read with them. At most "
+        f"{MAX_HISTORY_TURNS} turns of {MAX_HISTORY_CHARS:,} characters a field; the last {HISTORY_TURNS} "
+        "are read.",
     )
 
 
@@ -97,6 +105,11 @@ class AnswerOut(BaseModel):
     passages: list[PassageOut]
     closest_matches: list[PassageOut]
     decision: DecisionOut | None
+    retrieval_question: str | None = Field(
+        None,
+        description="What was retrieved: the question, or a follow-up read together with the conversation.",
+    )
+    history_used: bool = Field(False, description="Whether the conversation's earlier turns were used.")
     timings_ms: dict[str, float]
 
 
@@ -140,6 +153,9 @@ def rest_router(backend: Backend) -> APIRouter:
     @router.post("/ask", response_model=AnswerOut)
     def ask(request: AskRequest) -> dict[str, Any]:
         """Answer one question with citations: the object `citeqa ask --json` prints."""
+        if request.history:
+            turns = [t.turn() for t in request.history]
+            return backend.answer(request.question, request.k, request.mode, history=turns).to_dict()
         return backend.answer(request.question, request.k, request.mode).to_dict()
 
     @router.get("/health")

@@ -21,6 +21,7 @@ import gradio as gr
 
 from qa import prompts
 from qa.backend import document_list, engine_health
+from qa.conversation import Turn
 from qa.pipeline import MODE_GENERATIVE, answer, answer_stream
 from qa.settings import Settings
 from qa.types import Answer
@@ -96,15 +97,17 @@ class ChatService:
         and need no note)."""
         return None if self.settings.store.url else running_update(self.settings.resolved_index_dir)
 
-    def _answer(self, question: str, k: int | None) -> Answer:
+    def _answer(self, question: str, k: int | None, history: Sequence[Turn] | None = None) -> Answer:
         note = self._update_note()
-        result = answer(question, self.settings, k=k, engine=self.collection.engine())
+        result = answer(question, self.settings, k=k, engine=self.collection.engine(), history=history)
         return result.with_note(note) if note else result
 
-    def _answer_stream(self, question: str, k: int | None, mode: str) -> Iterator[str | Answer]:
+    def _answer_stream(
+        self, question: str, k: int | None, mode: str, history: Sequence[Turn] | None = None
+    ) -> Iterator[str | Answer]:
         note = self._update_note()
         engine = self.collection.engine()
-        for item in answer_stream(question, self.settings, k=k, engine=engine, mode=mode):
+        for item in answer_stream(question, self.settings, k=k, engine=engine, mode=mode, history=history):
             yield item.with_note(note) if note and isinstance(item, Answer) else item
 
     def respond(
@@ -122,6 +125,8 @@ class ChatService:
         """
         mode = mode or self.settings.mode
         history, answers = list(history or []), dict(answers or {})
+        # The conversation so far: citeqa's earlier answers, each knowing its question and quotes.
+        turns = [Turn.of(a) for _, a in sorted(answers.items())]
         question = question or ""
         if question.strip():
             history.append({"role": "user", "content": render_question(question.strip())})
@@ -131,7 +136,7 @@ class ChatService:
         try:
             if mode == MODE_GENERATIVE:
                 draft, result = "", None
-                for item in self._answer_stream(question, int(k) if k else None, mode):
+                for item in self._answer_stream(question, int(k) if k else None, mode, turns):
                     if isinstance(item, Answer):
                         result = item
                         continue
@@ -141,7 +146,7 @@ class ChatService:
                 if result is None:
                     raise RuntimeError("answer_stream ended without an answer")
             else:
-                result = self._answer(question, int(k) if k else None)
+                result = self._answer(question, int(k) if k else None, turns)
         except CiteqaError as err:
             history[-1] = {"role": "assistant", "content": render_error(str(err))}
             yield "", list(history), dict(answers), gr.skip(), self.collection.status()
@@ -173,9 +178,15 @@ class ChatService:
 
     # The `qa.backend.Backend` the REST, OpenAI-compatible routes call: the chat's own index and builds.
 
-    def answer(self, question: str, k: int | None = None, mode: str | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        k: int | None = None,
+        mode: str | None = None,
+        history: Sequence[Turn] | None = None,
+    ) -> Answer:
         """The verified answer in either mode (a generative draft is not streamed here)."""
-        *_, result = self._answer_stream(question, k, mode or self.settings.mode)
+        *_, result = self._answer_stream(question, k, mode or self.settings.mode, history)
         if not isinstance(result, Answer):
             raise RuntimeError("answer_stream ended without an answer")
         return result
@@ -315,6 +326,8 @@ def build_app(
                         elem_id="citeqa-question",
                     )
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="citeqa-ask")
+                # The chat remembers its questions and answers: a follow-up is read with them.
+                new = gr.Button("New conversation", size="sm", variant="secondary", elem_id="citeqa-new")
                 gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="Examples")
                 with gr.Accordion("Settings", open=False):
                     k = gr.Slider(1, 20, value=settings.retrieval.k, step=1, label="Passages to retrieve")
@@ -354,6 +367,9 @@ def build_app(
         ask.click(**turn)  # type: ignore[arg-type]
         chat.select(service.select, [answers], [sources], api_visibility="private")
         chat.clear(lambda: ({}, render_sources(None)), None, [answers, sources], api_visibility="private")
+        new.click(
+            lambda: ([], {}, render_sources(None)), None, [chat, answers, sources], api_visibility="private"
+        )
         received = ReceivedFiles(app.upload_file_set)  # what Gradio's upload route wrote, nothing else
 
         def upload(paths: list[str] | None) -> Iterator[tuple[Any, ...]]:

@@ -1,7 +1,8 @@
 """OpenAI-compatible chat under /v1, so any OpenAI-style client can use citeqa as a model.
 
 `GET /v1/models` lists one model, `citeqa`. `POST /v1/chat/completions` answers the last user message
-of the conversation (earlier turns are not used: every answer comes from the documents alone). The
+of the conversation, read together with the earlier user and assistant messages (`history_of`: a
+follow-up such as "Who said that?" is understood from them; see `qa.conversation`). The
 message content is the answer with its [n] markers followed by the numbered sources; the structured
 citations travel beside it in `citations` (and `refused`), in the response or in the last streamed
 chunk. With `"stream": true` the answer arrives as server-sent events in OpenAI's chunk format,
@@ -24,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.backend import Backend
+from qa.conversation import Turn
 from qa.types import Answer
 from qa.web.api import ERRORS
 from qa.web.errors import ApiError
@@ -66,6 +68,38 @@ def last_user_message(messages: list[ChatMessage]) -> str:
             return "\n".join(texts)
         return ""
     raise ApiError(400, "The conversation has no user message to answer.", "invalid_request_error")
+
+
+def _text(message: ChatMessage) -> str:
+    if isinstance(message.content, str):
+        return message.content
+    if isinstance(message.content, list):
+        return "\n".join(str(p.get("text", "")) for p in message.content if p.get("type") == "text")
+    return ""
+
+
+def history_of(messages: list[ChatMessage]) -> list[Turn]:
+    """The turns before the last user message: each earlier user message with the assistant reply
+    after it (its text, whose "Sources:" lines hold the quotes). System messages are not turns."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
+    turns: list[Turn] = []
+    for message in messages[:last]:
+        if message.role == "user":
+            turns.append(Turn(_text(message)))
+        elif message.role == "assistant" and turns and not turns[-1].answer:
+            body, quotes = split_content(_text(message))
+            turns[-1] = Turn(turns[-1].question, body, quotes)
+    return turns
+
+
+_QUOTE_LINE = re.compile(r"^\[\d+\] .*?: \u201c(.*)\u201d$")
+
+
+def split_content(content: str) -> tuple[str, tuple[str, ...]]:
+    """An assistant message as `format_content` wrote it: the answer, and the quotes of its sources."""
+    body, _, sources = content.partition("\n\nSources:\n")
+    quotes = tuple(m.group(1) for line in sources.splitlines() if (m := _QUOTE_LINE.match(line)))
+    return body, quotes
 
 
 def format_content(answer: Answer) -> str:
@@ -148,8 +182,12 @@ def openai_router(backend: Backend) -> APIRouter:
                 "invalid_request_error", "model_not_found",
             )  # fmt: skip
         question = last_user_message(request.messages)
+        history = history_of(request.messages)
         # Answered before any byte is sent, so an error still gets its status and JSON body.
-        answer = await run_in_threadpool(backend.answer, question, request.k, request.mode)
+        if history:
+            answer = await run_in_threadpool(backend.answer, question, request.k, request.mode, history)
+        else:
+            answer = await run_in_threadpool(backend.answer, question, request.k, request.mode)
         completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         if request.stream:
             return StreamingResponse(
