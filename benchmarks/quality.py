@@ -17,10 +17,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks.question_vectors import QuestionVectors
 from qa.engine import Engine, get_engine
 from qa.evaluate.baseline import BaselinePipeline
 from qa.evaluate.gold import GoldQuestion, load_gold
@@ -35,12 +36,15 @@ from vectorstore.types import content_hash
 
 ROOT = Path(__file__).resolve().parent.parent
 XQUAD = ROOT / "gold" / "xquad-dev"
-#: name, documents, gold set, tuned on (False: only reported)
+SQUAD2 = ROOT / "gold" / "squad2-dev"
+#: name, documents, gold set, tuned on (False: only reported), family (collections of one family share
+#: their articles, so one's questions are not off-topic for another)
 DEFAULT_COLLECTIONS = (
-    ("seeds", ROOT / "seeds", ROOT / "gold" / "seeds.jsonl", True),
-    ("xquad-de", XQUAD / "de" / "docs", XQUAD / "de" / "gold.jsonl", True),
-    ("xquad-en", XQUAD / "en" / "docs", XQUAD / "en" / "gold.jsonl", True),
-    ("holdout", ROOT / "seeds", ROOT / "gold" / "holdout.jsonl", False),
+    ("seeds", ROOT / "seeds", ROOT / "gold" / "seeds.jsonl", True, "seeds"),
+    ("xquad-de", XQUAD / "de" / "docs", XQUAD / "de" / "gold.jsonl", True, "xquad"),
+    ("xquad-en", XQUAD / "en" / "docs", XQUAD / "en" / "gold.jsonl", True, "xquad"),
+    ("squad2-dev", SQUAD2 / "docs", SQUAD2 / "gold.jsonl", True, "squad2"),
+    ("holdout", ROOT / "seeds", ROOT / "gold" / "holdout.jsonl", False, "seeds"),
 )
 FOLLOWUPS = ROOT / "gold" / "followups"
 #: Conversations (gold lines with a history): name, documents, gold set.
@@ -69,6 +73,7 @@ class Collection:
     docs: Path
     gold: Path
     tuned: bool
+    family: str = ""
 
 
 @dataclass
@@ -112,12 +117,39 @@ def index_for(collection: Collection, settings: Settings) -> Settings:
     return settings
 
 
+_VECTORS_DIR: list[Path] = []  # where question vectors are kept between runs, when given (`--vectors-cache`)
+_VECTORS: list[QuestionVectors] = []
+
+
+def question_vectors(engine: Engine, texts: Sequence[str]) -> list[Any]:
+    """The question and focus vectors of `texts` on `engine`'s collection, from the run's cache if any."""
+    if not _VECTORS_DIR:
+        return [embed_question(t, engine) for t in texts]
+    if not _VECTORS:
+        _VECTORS.append(QuestionVectors(engine.embedder, _VECTORS_DIR[0]))
+    return [_VECTORS[0].question(t, engine) for t in texts]
+
+
 def prepare(collection: Collection, settings: Settings) -> Prepared:
     settings = index_for(collection, settings)
     engine = get_engine(settings)
     gold = load_gold(collection.gold)
-    vectors = [embed_question(g.question, engine) for g in gold]
-    return Prepared(collection, settings, engine, gold, vectors)
+    return Prepared(collection, settings, engine, gold, question_vectors(engine, [g.question for g in gold]))
+
+
+def off_topic(target: Prepared, others: Sequence[Prepared]) -> Prepared:
+    """`target`'s collection asked every question of the other families' collections (each text once),
+    all of which it must refuse: a collection about other things does not answer them."""
+    seen, gold = set(), []
+    for other in others:
+        if other.collection.family == target.collection.family or not other.collection.tuned:
+            continue
+        for g in other.gold:
+            if g.question not in seen:
+                seen.add(g.question)
+                gold.append(replace(g, id=f"{other.collection.name}:{g.id}", answerable=False, sources=(), facts=()))
+    vectors = question_vectors(target.engine, [g.question for g in gold])
+    return Prepared(target.collection, target.settings, target.engine, gold, vectors)
 
 
 def records(prepared: Prepared, settings: Settings | None = None) -> list[Record]:
@@ -245,8 +277,8 @@ def commit() -> str:
 
 def parse_collections(given: Sequence[Sequence[str]] | None) -> list[Collection]:
     if not given:
-        return [Collection(n, d, g, t) for n, d, g, t in DEFAULT_COLLECTIONS]
-    return [Collection(name, Path(docs), Path(gold), True) for name, docs, gold in given]
+        return [Collection(*c) for c in DEFAULT_COLLECTIONS]
+    return [Collection(name, Path(docs), Path(gold), True, name) for name, docs, gold in given]
 
 
 def run_ablation(
@@ -278,12 +310,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-followups", action="store_true", help="leave out the follow-ups (gold/followups/)"
     )
+    parser.add_argument("--no-off-topic", action="store_true", help="leave out the cross-collection rows")
+    parser.add_argument(
+        "--vectors-cache", type=Path, help="keep question vectors in this folder between runs (default: none)"
+    )
     args = parser.parse_args(argv)
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
+    if args.vectors_cache:
+        _VECTORS_DIR.append(args.vectors_cache)
     base = Settings()
     prepared, rows, full = [], [], {}
     for collection in parse_collections(args.collection):
@@ -294,6 +332,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         plain = ours if args.no_baseline else baseline_records(p)
         full[collection.name] = summarize(ours).rows["all"]
         rows += quality_rows(collection.name + ("" if collection.tuned else " (held out)"), ours, plain)
+    if not args.no_off_topic:
+        for p in prepared:
+            if p.collection.tuned:
+                say(f"{p.collection.name}: asking the other collections' questions")
+                asked = off_topic(p, prepared)
+                mine = records(asked)  # the plain pipeline refuses nothing: its cells are citeqa's
+                rows += quality_rows(f"off-topic to {p.collection.name}", mine, mine)
+    if _VECTORS:
+        _VECTORS[0].save()
     print(f"Answer quality, citeqa / plain LangChain pipeline, commit {commit()}:\n")
     print(table(QUALITY_COLUMNS, rows, args.markdown))
     if args.ablation:
