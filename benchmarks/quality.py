@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.question_vectors import QuestionVectors
 from qa.engine import Engine, get_engine
 from qa.evaluate.baseline import BaselinePipeline
 from qa.evaluate.gold import GoldQuestion, load_gold
@@ -33,6 +32,8 @@ from vectorstore.errors import IndexMismatch
 from vectorstore.indexer import build
 from vectorstore.models.embedding import SentenceTransformerEmbedder
 from vectorstore.types import content_hash
+
+from question_vectors import QuestionVectors  # benchmarks/, on the path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 XQUAD = ROOT / "gold" / "xquad-dev"
