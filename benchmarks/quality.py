@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from question_vectors import QuestionVectors  # benchmarks/, on the path when run as a script
+
 from qa.engine import Engine, get_engine
 from qa.evaluate.baseline import BaselinePipeline
 from qa.evaluate.gold import GoldQuestion, load_gold
@@ -32,8 +34,6 @@ from vectorstore.errors import IndexMismatch
 from vectorstore.indexer import build
 from vectorstore.models.embedding import SentenceTransformerEmbedder
 from vectorstore.types import content_hash
-
-from question_vectors import QuestionVectors  # benchmarks/, on the path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 XQUAD = ROOT / "gold" / "xquad-dev"
@@ -148,7 +148,9 @@ def off_topic(target: Prepared, others: Sequence[Prepared]) -> Prepared:
         for g in other.gold:
             if g.question not in seen:
                 seen.add(g.question)
-                gold.append(replace(g, id=f"{other.collection.name}:{g.id}", answerable=False, sources=(), facts=()))
+                gold.append(
+                    replace(g, id=f"{other.collection.name}:{g.id}", answerable=False, sources=(), facts=())
+                )
     vectors = question_vectors(target.engine, [g.question for g in gold])
     return Prepared(target.collection, target.settings, target.engine, gold, vectors)
 

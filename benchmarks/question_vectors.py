@@ -54,7 +54,8 @@ class QuestionVectors:
         return vectors[0], (vectors[1] if read.focus is not None else None)
 
     def save(self) -> None:
-        """Write the vectors back when new ones were embedded; a cache that cannot be written is only slower."""
+        """Write the vectors back when new ones were embedded (a cache that cannot be written is only
+        slower)."""
         if not self._dirty:
             return
         texts = list(self.vectors)
