@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 import qa.engine
@@ -71,7 +72,12 @@ def test_the_web_page_shows_the_question_as_text(settings: Settings, tmp_path: P
     *_, last = service.respond(question, [], {})
     _, history, answers, sources, _ = last
     user, bot = history[0]["content"], history[1]["content"]
-    assert user == html.escape(question.strip(), quote=True).replace("\n", "<br>")
+    # The bubble is the question's text, every character of markup a character reference.
+    prefix, suffix = '<div class="citeqa-user-text">', "</div>"
+    assert user.startswith(prefix) and user.endswith(suffix)
+    inner = user[len(prefix) : -len(suffix)]
+    assert "<" not in inner.replace("<br>", "")
+    assert html.unescape(inner.replace("<br>", "\n")) == question.strip()
     assert "citeqa-error" not in bot
     for rendered in (user, bot, sources):
         assert "<script" not in rendered and "<img" not in rendered and "<b>bold" not in rendered
@@ -95,3 +101,16 @@ def test_document_markup_is_quoted_as_text_in_the_answer(settings: Settings, tmp
 def test_the_real_model_answers_or_refuses(real_settings: Settings, question: str) -> None:
     result = answer(question, real_settings)
     assert result.refused or result.citations
+
+
+@pytest.mark.parametrize("question", ["\ud800 Istanbul?", "caf\udce9?", "?!?"])
+def test_the_web_chat_says_in_one_message_what_is_wrong_with_an_unreadable_question(
+    settings: Settings, tmp_path: Path, question: str
+) -> None:
+    collection = Collection(settings, FakeEmbedder(), folders=[tmp_path / "docs"])
+    service = web.ChatService(settings, collection)
+    *_, last = service.respond(question, [], {})
+    _, history, _, sources, _ = last
+    bot = history[-1]["content"]
+    assert "citeqa-error" in bot and "Traceback" not in bot
+    orjson.dumps([history, sources])  # Gradio sends the page its outputs with orjson: no surrogates

@@ -22,6 +22,7 @@ from qa.types import Answer, Passage
 from vectorstore.types import Place
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Every ASCII punctuation mark: all of Markdown's and HTML's syntax, and the colon of a URL scheme.
 _PUNCTUATION = re.compile(f"[{re.escape(string.punctuation)}]")
 _CONTEXT_CHARS = 300  # characters of passage shown on each side of a cited sentence
@@ -49,8 +50,10 @@ def plain(text: str) -> str:
 
 
 def render_question(question: str) -> str:
-    """The chat bubble of the user's question: its text, literally."""
-    return f'<div class="citeqa-user-text">{one_line(plain(question))}</div>'
+    """The chat bubble of the user's question: its text, literally (a lone surrogate, which no page
+    can be sent, shown as U+FFFD; the pipeline refuses such a question in its own message)."""
+    text = _SURROGATE.sub("\ufffd", question)
+    return f'<div class="citeqa-user-text">{one_line(plain(text))}</div>'
 
 
 def render_answer(result: Answer, shown: str | None = None) -> str:
