@@ -145,9 +145,9 @@ def answer_in_conversation(
     """The extractive answer to `question` asked after `history` (see the module docstring).
 
     A question that does not depend on the conversation (`qa.retrieve.followup.dependence`) is answered
-    alone, exactly as `qa.pipeline.answer` would. One that does, or that finds no evidence of its own,
-    is answered both alone and together with its context, and the reading in context is kept when
-    `better` says it answers better.
+    alone, exactly as `qa.pipeline.answer` would, refusal included. One that does is answered both
+    alone and together with its context, and the reading in context is kept when `better` says it
+    answers better.
     """
     from qa import pipeline
 
@@ -155,9 +155,9 @@ def answer_in_conversation(
     turns = bounded(history)
     text = pipeline.validate_question(question)
     if not turns or not followup.dependence(text).depends:
-        alone = pipeline.answer(question, settings, k=k, engine=engine, mode=pipeline.MODE_EXTRACTIVE)
-        if not turns or not alone.refused:
-            return alone
+        # A question that names its own subject is answered alone, refusal included: read with the
+        # conversation, "What is the capital of Australia?" after Istanbul found the Istanbul quotes.
+        return pipeline.answer(question, settings, k=k, engine=engine, mode=pipeline.MODE_EXTRACTIVE)
     engine, read = pipeline._read(question, settings, engine)
     in_context = _retrieval_read(read, turns, engine)
     # One call to the model for both readings: the question (and its focus) and the question in

@@ -84,6 +84,18 @@ def test_a_question_that_stands_alone_ignores_the_history(engine: Engine, settin
     assert not asked.history_used and _same(asked) == _same(alone)
 
 
+def test_a_question_that_stands_alone_and_is_refused_stays_refused_in_a_conversation(
+    engine: Engine, settings: Settings
+) -> None:
+    # Read with the turn before, an off-topic question found that turn's quotes and was answered.
+    first = answer("What positions did Harald Kujat hold?", settings, engine=engine)
+    question = "What is the capital of Australia?"
+    alone = answer(question, settings, engine=engine)
+    assert alone.refused
+    asked = answer(question, settings, engine=engine, history=[Turn.of(first)])
+    assert asked.refused and not asked.history_used and _same(asked) == _same(alone)
+
+
 def _gold(**fields: Any) -> GoldQuestion:
     base: dict[str, Any] = dict(
         id="fu-1", question="Who interviewed him?", lang="en", answerable=True, sources=("a.txt",),
