@@ -25,6 +25,7 @@ from question_vectors import QuestionVectors  # benchmarks/, on the path when ru
 
 from qa.engine import Engine, get_engine
 from qa.evaluate.baseline import BaselinePipeline
+from qa.evaluate.followups import text_table
 from qa.evaluate.gold import GoldQuestion, load_gold
 from qa.evaluate.metrics import EQUAL_LENGTH_WORDS, Row, summarize
 from qa.evaluate.run import Record, score
@@ -255,14 +256,7 @@ def ablation_cell(full: Row, off: Row) -> str:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool) -> str:
-    if markdown:
-        lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(header, rows, markdown)
 
 
 def commit() -> str:
