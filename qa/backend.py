@@ -8,7 +8,6 @@ the web server passes its own, which answers through the chat's collection so bo
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,17 +44,17 @@ class Backend(Protocol):
 
 def document_list(engine: Engine) -> list[dict[str, Any]]:
     """What is indexed: file, title, date, publisher, language and number of chunks, by file name."""
-    chunks = Counter(c.doc_id for c in engine.data.chunks)
+    chunks = engine.data.chunk_counts()
     return [
         {
-            "file": doc.meta.source,
-            "title": doc.meta.title,
-            "date": doc.meta.date,
-            "publisher": doc.meta.publisher,
-            "language": doc.meta.language,
+            "file": meta.source,
+            "title": meta.title,
+            "date": meta.date,
+            "publisher": meta.publisher,
+            "language": meta.language,
             "chunks": chunks.get(doc_id, 0),
         }
-        for doc_id, doc in sorted(engine.data.documents.items())
+        for doc_id, meta in engine.data.metas()
     ]
 
 

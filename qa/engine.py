@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -33,8 +34,8 @@ from vectorstore.stores.folder import FolderStore
 class Engine:
     data: IndexData
     embedder: Embedder
-    chunk_rows: dict[str, int]
-    sentence_rows: dict[tuple[str, int], int]
+    chunk_rows: Mapping[str, int]
+    sentence_rows: Mapping[tuple[str, int], int]
     evidence: Evidence
     vocabulary: Vocabulary
     store: Store
@@ -78,10 +79,10 @@ class Engine:
         return cls(
             data=data,
             embedder=embedder,
-            chunk_rows={c.id: i for i, c in enumerate(data.chunks)},
+            chunk_rows=data.chunk_rows(),
             sentence_rows=data.sentence_row(),
             evidence=Evidence.from_index(data),
-            vocabulary=Vocabulary(d.text for d in data.documents.values()),
+            vocabulary=data.vocabulary(),
             store=store,
             generation=generation,
             vectors=store.vectors(data),

@@ -13,7 +13,12 @@ from pathlib import Path
 PARTS = ("documents", "chunks", "sentences", "chunk_vectors", "sentence_vectors", "vectors")
 #: Written only when the index has one (see `IndexData.sentence_index`).
 OPTIONAL = ("sentence_ann",)
+#: Above the approximate threshold: the texts read per question (`vectorstore.texts`), instead of the
+#: JSONL tables, beside the same vectors and indexes.
+LARGE_PARTS = ("texts", "sentence_spans", "features", "chunk_vectors", "sentence_vectors", "vectors")
 _SUFFIX = {
+    "texts": ".sqlite",
+    "features": ".npz",
     "documents": ".jsonl",
     "chunks": ".jsonl",
     "sentences": ".jsonl",
@@ -29,7 +34,7 @@ def file_name(part: str, generation: str) -> str:
 
 def is_generation_file(name: str) -> bool:
     """Whether `name` is a file some build wrote (of the live generation or another)."""
-    return any(name.startswith(f"{part}-") for part in PARTS + OPTIONAL)
+    return any(name.startswith(f"{part}-") for part in {*PARTS, *OPTIONAL, *LARGE_PARTS})
 
 
 def prune(index_dir: Path, keep_generation: str | None) -> None:

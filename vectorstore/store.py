@@ -14,6 +14,13 @@ Layout of an index folder (no pickle anywhere; numpy arrays are saved with allow
                                   memory-mapped when loaded, and the manifest records what built the
                                   index and each document language's mean sentence vector
 
+Above the threshold the three JSONL files are replaced by what a serving process can read per question
+(`vectorstore.texts`), so that its memory grows with the vectors' index and not with the texts:
+
+    texts-<gen>.sqlite            documents, chunks and the vocabulary, read per question
+    sentence_spans-<gen>.npy      int64 (n_sentences, 3): document number, start, end (memory-mapped)
+    features-<gen>.npz            the sentences' features (`vectorstore.features`), computed at build
+
 A build writes a new generation beside the old one and only then replaces `manifest.json`, so a build
 killed at any point leaves the previous index readable. The manifest records each file's size and
 sha256; `load` checks both, so any edit of a file is caught, not only one that changes its size. Every
@@ -26,6 +33,7 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -33,11 +41,13 @@ from typing import Any, Literal
 import faiss
 import numpy as np
 
-from vectorstore import faiss_index
+from vectorstore import faiss_index, texts
 from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt, IndexUnreadable
-from vectorstore.generations import OPTIONAL, PARTS, file_name
+from vectorstore.features import SentenceFeatures, compute
+from vectorstore.generations import LARGE_PARTS, OPTIONAL, PARTS, file_name
 from vectorstore.index_folder import describe, location_problem
 from vectorstore.types import Chunk, DocMeta, Document, Layout
+from vectorstore.vocabulary import Vocabulary
 
 FORMAT_VERSION = 2  # 2: documents carry their layout (where pages, slides and sections start)
 MANIFEST = "manifest.json"
@@ -78,37 +88,105 @@ SentenceIndex = faiss.Index
 
 @dataclass
 class IndexData:
-    """A whole index in memory: documents, chunks, sentences, their vectors and the FAISS index."""
+    """A whole index: documents, chunks, sentences, their vectors and the FAISS index.
+
+    Below the approximate threshold everything is in memory (lists and dicts). Above it `documents`,
+    `chunks` and `sentences` are views of the text store (`vectorstore.texts`): they read what a question
+    asks for, and `features` holds what answering needs of every sentence.
+    """
 
     fingerprint: Fingerprint
-    documents: dict[str, Document]
-    chunks: list[Chunk]
-    sentences: list[SentenceRef]
+    documents: Mapping[str, Document]
+    chunks: Sequence[Chunk]
+    sentences: Sequence[SentenceRef]
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
     faiss: faiss.Index
     manifest: dict[str, Any] = field(default_factory=dict)
     #: The approximate index of the sentence vectors, above the approximate threshold (else None).
     sentence_index: SentenceIndex | None = None
-    _sentence_row: dict[tuple[str, int], int] | None = field(
+    #: Stored with a large index; computed from the texts on first use otherwise.
+    features: SentenceFeatures | None = None
+    #: Where a large index's texts are read from (None: they are all in memory).
+    text_store: texts.TextStore | None = None
+    _sentence_row: Mapping[tuple[str, int], int] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
+    def feature_documents(self) -> list[str]:
+        """The documents in the order of their sentence rows: `SentenceFeatures.document` indexes this."""
+        if isinstance(self.sentences, texts.Sentences):
+            return self.sentences.doc_ids
+        return list(dict.fromkeys([*(s.doc_id for s in self.sentences), *self.documents]))
+
+    def sentence_features(self) -> SentenceFeatures:
+        """Every sentence's features: stored, or computed from the texts once."""
+        if self.features is None or len(self.features.usable) != len(self.sentences):
+            self.features = compute(
+                self.feature_documents(),
+                lambda doc_id: self.documents[doc_id].text,
+                [(s.doc_id, s.start, s.end) for s in self.sentences],
+                [(c.doc_id, [(x.start, x.end) for x in c.sentences]) for c in self.chunks],
+            )
+        return self.features
+
     def sentence_languages(self) -> tuple[tuple[str, ...], np.ndarray]:
         """The document languages, sorted ('' for none), and each sentence's index into them."""
-        language = {doc_id: d.meta.language or "" for doc_id, d in self.documents.items()}
-        codes = sorted({language[doc_id] for doc_id in {s.doc_id for s in self.sentences}})
+        feats = self.sentence_features()
+        docs = self.feature_documents()
+        if self.text_store is not None:
+            language = self.text_store.languages()
+        else:
+            language = [self.documents[d].meta.language or "" for d in docs]
+        used = np.unique(feats.document) if len(feats.document) else np.zeros(0, np.int32)
+        codes = tuple(sorted({language[int(d)] for d in used}))
         position = {code: i for i, code in enumerate(codes)}
-        of = np.fromiter(
-            (position[language[s.doc_id]] for s in self.sentences), np.int64, len(self.sentences)
-        )
-        return tuple(codes), of
+        per_doc = np.array([position.get(code, -1) for code in language], np.int64)
+        return codes, per_doc[feats.document] if len(docs) else np.zeros(0, np.int64)
 
-    def sentence_row(self) -> dict[tuple[str, int], int]:
-        """Map (doc_id, start) → sentence vector row (made once: at scale it is a large dict)."""
+    def sentence_row(self) -> Mapping[tuple[str, int], int]:
+        """Map (doc_id, start) → sentence vector row (made once: at scale a search, not a dict)."""
+        if isinstance(self.sentences, texts.Sentences):
+            if self._sentence_row is None:
+                self._sentence_row = texts.SentenceRows(self.sentences.spans, self.sentences.doc_ids)
+            return self._sentence_row
         if self._sentence_row is None or len(self._sentence_row) != len(self.sentences):
             self._sentence_row = {(s.doc_id, s.start): i for i, s in enumerate(self.sentences)}
         return self._sentence_row
+
+    def chunk_rows(self) -> Mapping[str, int]:
+        """Chunk id → row."""
+        if isinstance(self.chunks, texts.Chunks):
+            return texts.ChunkRows(self.chunks)
+        return {c.id: i for i, c in enumerate(self.chunks)}
+
+    def chunks_at(self, rows: Sequence[int] | set[int]) -> dict[int, Chunk]:
+        """The chunks of `rows` (one read of the text store for a large index)."""
+        if isinstance(self.chunks, texts.Chunks):
+            return self.chunks.many(rows)
+        return {int(r): self.chunks[int(r)] for r in rows}
+
+    def vocabulary(self) -> Vocabulary:
+        """The collection's words: asked of the text store, or read from every text."""
+        if self.text_store is not None:
+            return self.text_store.vocabulary()
+        return Vocabulary(d.text for d in self.documents.values())
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Each document's number of chunks."""
+        if self.text_store is not None and isinstance(self.chunks, texts.Chunks):
+            by_number = self.text_store.chunk_counts()
+            return {doc_id: by_number.get(i, 0) for i, doc_id in enumerate(self.chunks.doc_ids)}
+        counts: dict[str, int] = {}
+        for c in self.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return counts
+
+    def metas(self) -> list[tuple[str, DocMeta]]:
+        """Every document's metadata, by id, without reading a large index's texts."""
+        if isinstance(self.documents, texts.Documents):
+            return sorted(self.documents.metas())
+        return sorted((doc_id, d.meta) for doc_id, d in self.documents.items())
 
 
 def rebuild_hint(index_dir: Path) -> str:
@@ -144,26 +222,16 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
     """Write `data` as generation `generation`, then point `manifest.json` at it atomically.
 
     Returns the manifest written. Files of other generations are left for `generations.prune` to remove.
+    With an approximate sentence index the texts go into the text store instead of the JSONL tables.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
-    parts = PARTS + (OPTIONAL if data.sentence_index is not None else ())
+    large = data.sentence_index is not None
+    parts = LARGE_PARTS + OPTIONAL if large else PARTS
     files = {part: file_name(part, generation) for part in parts}
-    docs = [
-        {
-            "doc_id": d.doc_id,
-            "meta": d.meta.to_dict(),
-            "content_hash": d.content_hash,
-            "text": d.text,
-            "layout": d.layout.to_dict(),
-        }
-        for d in data.documents.values()
-    ]
-    _write_jsonl(index_dir / files["documents"], docs)
-    _write_jsonl(index_dir / files["chunks"], [c.to_dict() for c in data.chunks])
-    _write_jsonl(
-        index_dir / files["sentences"],
-        [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in data.sentences],
-    )
+    if large:
+        _save_texts(data, index_dir, files)
+    else:
+        _save_tables(data, index_dir, files)
     # asarray: no second copy of vectors that are float32 already (or memory-mapped, at scale).
     np.save(
         index_dir / files["chunk_vectors"], np.asarray(data.chunk_vectors, np.float32), allow_pickle=False
@@ -219,6 +287,39 @@ def save(data: IndexData, index_dir: Path, generation: str, extra: dict[str, Any
     os.replace(tmp, index_dir / MANIFEST)
     _fsync_dir(index_dir)
     return manifest
+
+
+def _save_tables(data: IndexData, index_dir: Path, files: dict[str, str]) -> None:
+    docs = [
+        {
+            "doc_id": d.doc_id,
+            "meta": d.meta.to_dict(),
+            "content_hash": d.content_hash,
+            "text": d.text,
+            "layout": d.layout.to_dict(),
+        }
+        for d in data.documents.values()
+    ]
+    _write_jsonl(index_dir / files["documents"], docs)
+    _write_jsonl(index_dir / files["chunks"], [c.to_dict() for c in data.chunks])
+    _write_jsonl(
+        index_dir / files["sentences"],
+        [{"doc_id": s.doc_id, "start": s.start, "end": s.end} for s in data.sentences],
+    )
+
+
+def _save_texts(data: IndexData, index_dir: Path, files: dict[str, str]) -> None:
+    """The text store, the sentence rows as an array and the sentences' features."""
+    doc_ids = data.feature_documents()
+    number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+    spans = np.empty((len(data.sentences), 3), np.int64)
+    for row, s in enumerate(data.sentences):
+        spans[row] = (number[s.doc_id], s.start, s.end)
+    np.save(index_dir / files["sentence_spans"], spans, allow_pickle=False)
+    data.sentence_features().save(index_dir / files["features"])
+    path = index_dir / files["texts"]
+    path.unlink(missing_ok=True)  # a killed build's file of the same generation
+    texts.write(path, (data.documents[d] for d in doc_ids), data.chunks, doc_ids)
 
 
 def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
@@ -333,7 +434,8 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
         check_fingerprint(manifest, expected, f"at {index_dir}", rebuild_hint(index_dir))
     try:
         approximate = "sentence_index" in manifest
-        parts = PARTS + (OPTIONAL if approximate else ())
+        large = "texts" in manifest["files"]
+        parts = (LARGE_PARTS if large else PARTS) + (OPTIONAL if approximate else ())
         files = {part: index_dir / manifest["files"][part]["name"] for part in parts}
         for part, path in files.items():
             recorded = manifest["files"][part]
@@ -341,13 +443,25 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
                 raise ValueError(f"{path.name} has changed size")
             if "sha256" in recorded and file_digest(path) != recorded["sha256"]:
                 raise ValueError(f"{path.name} has changed since it was written")
-        docs = {}
-        for row in _read_jsonl(files["documents"]):
-            meta = DocMeta.from_dict(row["meta"])
-            layout = Layout.from_dict(row["layout"])
-            docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"], 0, layout)
-        chunks = [Chunk.from_dict(row) for row in _read_jsonl(files["chunks"])]
-        sents = [SentenceRef(r["doc_id"], r["start"], r["end"]) for r in _read_jsonl(files["sentences"])]
+        features: SentenceFeatures | None = None
+        text_store: texts.TextStore | None = None
+        docs: Mapping[str, Document]
+        chunks: Sequence[Chunk]
+        sents: Sequence[SentenceRef]
+        if large:
+            text_store = texts.TextStore(files["texts"], rebuild_hint(index_dir))
+            doc_ids = text_store.doc_ids()
+            docs = texts.Documents(text_store, doc_ids)
+            chunks = texts.Chunks(text_store, doc_ids, int(manifest["counts"]["chunks"]))
+            spans = np.load(files["sentence_spans"], mmap_mode="r", allow_pickle=False)
+            if spans.ndim != 2 or spans.shape[1] != 3:
+                raise ValueError(f"{files['sentence_spans'].name} has the wrong shape")
+            sents = texts.Sentences(spans, doc_ids)
+            features = SentenceFeatures.load(files["features"])
+            if len(features.usable) != len(sents):
+                raise ValueError("the sentence features disagree with the sentences")
+        else:
+            docs, chunks, sents = _read_tables(files)
         # Above the threshold the vectors stay on disk: a question reads only the rows it scores.
         mmap: Literal["r"] | None = "r" if approximate else None
         chunk_vectors = np.load(files["chunk_vectors"], mmap_mode=mmap, allow_pickle=False)
@@ -373,5 +487,28 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
     except (OSError, KeyError, ValueError, TypeError, RuntimeError) as err:
         raise IndexCorrupt(f"Index at {index_dir} is damaged ({err}); {rebuild_hint(index_dir)}") from None
     return IndexData(
-        fingerprint, docs, chunks, sents, chunk_vectors, sentence_vectors, index, manifest, sentence_index
+        fingerprint,
+        docs,
+        chunks,
+        sents,
+        chunk_vectors,
+        sentence_vectors,
+        index,
+        manifest,
+        sentence_index,
+        features,
+        text_store,
     )
+
+
+def _read_tables(
+    files: dict[str, Path],
+) -> tuple[dict[str, Document], list[Chunk], list[SentenceRef]]:
+    docs = {}
+    for row in _read_jsonl(files["documents"]):
+        meta = DocMeta.from_dict(row["meta"])
+        layout = Layout.from_dict(row["layout"])
+        docs[row["doc_id"]] = Document(row["doc_id"], row["text"], meta, row["content_hash"], 0, layout)
+    chunks = [Chunk.from_dict(row) for row in _read_jsonl(files["chunks"])]
+    sents = [SentenceRef(r["doc_id"], r["start"], r["end"]) for r in _read_jsonl(files["sentences"])]
+    return docs, chunks, sents

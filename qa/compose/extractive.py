@@ -8,6 +8,7 @@ interviewer's question resembles the user's question most, yet answers nothing (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,8 +50,8 @@ def candidates(
     scores: np.ndarray,
     passages: list[Passage],
     data: IndexData,
-    chunk_rows: dict[str, int],
-    sentence_rows: dict[tuple[str, int], int],
+    chunk_rows: Mapping[str, int],
+    sentence_rows: Mapping[tuple[str, int], int],
     support: np.ndarray | None = None,
 ) -> list[Candidate]:
     """Usable sentences of `passages` with their evidence scores, best first.

@@ -15,7 +15,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +64,8 @@ class GenerationFailed(Exception):
 def keyed_evidence(
     citations: Sequence[Citation],
     data: IndexData,
-    chunk_rows: dict[str, int],
-    sentence_rows: dict[tuple[str, int], int],
+    chunk_rows: Mapping[str, int],
+    sentence_rows: Mapping[tuple[str, int], int],
     neighbours: int,
 ) -> list[KeyedEvidence]:
     """Key each cited sentence S1, S2, ... and attach up to `neighbours` sentences either side from its
@@ -90,7 +90,10 @@ def keyed_evidence(
 
 
 def _sentence_row(
-    citation: Citation, data: IndexData, chunk_rows: dict[str, int], sentence_rows: dict[tuple[str, int], int]
+    citation: Citation,
+    data: IndexData,
+    chunk_rows: Mapping[str, int],
+    sentence_rows: Mapping[tuple[str, int], int],
 ) -> int | None:
     row = chunk_rows.get(citation.chunk_id)
     if row is None:

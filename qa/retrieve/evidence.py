@@ -9,29 +9,24 @@ the user asked about. The same scores rank chunks for retrieval ("small to big")
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from qa.settings import ComposeSettings
+from vectorstore.features import FOLLOW_UP_SENTENCES, MIN_WORDS, is_prose, is_question
 from vectorstore.store import IndexData
 
-MIN_WORDS = 3
-#: Sentences before an interviewer's question that its answer may take its topic from.
-FOLLOW_UP_SENTENCES = 3
-_LETTER_WORD = re.compile(r"[^\W\d_]+")
-
-
-def is_question(text: str) -> bool:
-    return text.rstrip("\"'”’»)] ").endswith("?")
-
-
-def is_prose(text: str) -> bool:
-    """False for bylines and datelines ("Aus Bukarest Bernd Riegert.", "30. November 2022"): lines
-    without a single lower-case word state nothing a question could be answered with."""
-    return any(word[0].islower() for word in _LETTER_WORD.findall(text))
+__all__ = [
+    "FOLLOW_UP_SENTENCES",
+    "MIN_WORDS",
+    "Evidence",
+    "LanguageMeans",
+    "Scores",
+    "is_prose",
+    "is_question",
+]
 
 
 @dataclass(frozen=True)
@@ -73,49 +68,18 @@ class Evidence:
 
     @classmethod
     def from_index(cls, data: IndexData) -> Evidence:
-        n = len(data.sentences)
-        texts = [data.documents[s.doc_id].text[s.start : s.end] for s in data.sentences]
-        usable = np.array(
-            [not is_question(t) and len(t.split()) >= MIN_WORDS and is_prose(t) for t in texts], dtype=bool
-        )
-        sentence_row = data.sentence_row()
-        sentence_chunk = np.full(n, -1, dtype=np.int64)
-        for chunk_row, chunk in enumerate(data.chunks):
-            for span in chunk.sentences:
-                row = sentence_row.get((chunk.doc_id, span.start))
-                if row is not None and sentence_chunk[row] < 0:
-                    sentence_chunk[row] = chunk_row
-        answers, asked, positions = _answers_to_questions(data, texts)
-        # Rows are in document order within a document, so the sentences before a question are row - 1,
-        # row - 2, ...: what a follow-up question ("What did Ukraine offer in return?") refers to.
-        before = np.array(
-            [
-                [
-                    q - k if q >= k and data.sentences[q - k].doc_id == data.sentences[q].doc_id else q
-                    for k in range(1, FOLLOW_UP_SENTENCES + 1)
-                ]
-                for q in asked
-            ],
-            dtype=np.int64,
-        ).reshape(len(asked), FOLLOW_UP_SENTENCES)
+        """The index's evidence arrays, from its stored sentence features (computed if it has none)."""
+        feats = data.sentence_features()
         codes, language_of = data.sentence_languages()
-        groups = tuple(language_of == i for i in range(len(codes)))
-        previous = np.array(
-            [
-                i - 1 if i > 0 and data.sentences[i - 1].doc_id == s.doc_id else i
-                for i, s in enumerate(data.sentences)
-            ],
-            dtype=np.int64,
-        )
         return cls(
-            usable.reshape(n),
-            sentence_chunk,
-            answers,
-            asked,
-            before,
-            positions,
-            groups,
-            previous,
+            feats.usable,
+            feats.sentence_chunk,
+            feats.answer_rows,
+            feats.asked_rows,
+            feats.before_asked(),
+            feats.positions,
+            tuple(language_of == i for i in range(len(codes))),
+            feats.previous,
             codes,
             language_of,
         )
@@ -211,34 +175,3 @@ class Evidence:
             scores[self.answer_rows] = np.maximum(scores[self.answer_rows], lent)
         scores[~self.usable] = -np.inf
         return scores
-
-
-def _answers_to_questions(data: IndexData, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sentences of a paragraph that follows a paragraph ending in a question (an interview answer, a
-    FAQ entry): their rows, the question's row and their position in the answering paragraph."""
-    by_doc: dict[str, list[tuple[int, int, int]]] = {}
-    for row, ref in enumerate(data.sentences):
-        by_doc.setdefault(ref.doc_id, []).append((ref.start, ref.end, row))
-    answers: list[int] = []
-    asked_rows: list[int] = []
-    positions: list[int] = []
-    for doc_id, rows in by_doc.items():
-        text = data.documents[doc_id].text
-        rows.sort()
-        asked: int | None = None
-        position = 0
-        for (_, prev_end, prev_row), (start, _, row) in zip(rows, rows[1:], strict=False):
-            if "\n" in text[prev_end:start]:  # a new paragraph begins at `start`
-                asked = prev_row if is_question(texts[prev_row]) else None
-                position = 0
-            else:
-                position += 1
-            if asked is not None:
-                answers.append(row)
-                asked_rows.append(asked)
-                positions.append(position)
-    return (
-        np.array(answers, dtype=np.int64),
-        np.array(asked_rows, dtype=np.int64),
-        np.array(positions, dtype=np.float32),
-    )

@@ -9,57 +9,19 @@ matched against the collection's words by prefix or character trigrams, so "Finl
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable
-
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN, STOPWORDS_GERMAN
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-# Numbers of two digits or more: a year or a count the question names ("the first battle of 1754").
-_NUMBER = re.compile(r"\d{2,}")
+from vectorstore.vocabulary import NUMBER, WORD, Vocabulary, fold
+
+__all__ = ["Vocabulary", "fold", "question_names", "unknown_names", "unknown_numbers"]
+
 _STOPWORDS = frozenset(STOPWORDS_EN) | frozenset(STOPWORDS_GERMAN) | frozenset(STOPWORDS_DUTCH)
 _MIN_LENGTH = 4
-_PREFIX = 5
-_TRIGRAM_JACCARD = 0.5
-
-
-def fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.lower().replace("ß", "ss"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _trigrams(word: str) -> set[str]:
-    return {word[i : i + 3] for i in range(len(word) - 2)}
-
-
-class Vocabulary:
-    """The folded words of a collection, indexed for lenient name lookup."""
-
-    def __init__(self, texts: Iterable[str]) -> None:
-        self.words: set[str] = set()
-        self.numbers: set[str] = set()
-        for text in texts:
-            self.words.update(fold(w) for w in _WORD.findall(text))
-            self.numbers.update(_NUMBER.findall(text))
-        self._by_trigram: dict[str, set[str]] = {}
-        for word in self.words:
-            for gram in _trigrams(word):
-                self._by_trigram.setdefault(gram, set()).add(word)
-        self._prefixes = {w[:_PREFIX] for w in self.words if len(w) >= _PREFIX}
-
-    def knows(self, name: str) -> bool:
-        word = fold(name)
-        if word in self.words or (len(word) >= _PREFIX and word[:_PREFIX] in self._prefixes):
-            return True
-        grams = _trigrams(word)
-        near = set().union(*(self._by_trigram.get(g, set()) for g in grams)) if grams else set()
-        return any(len(grams & _trigrams(w)) / len(grams | _trigrams(w)) >= _TRIGRAM_JACCARD for w in near)
 
 
 def question_names(question: str) -> list[str]:
     """Capitalised words of the question after its first word, minus stop words and short words."""
-    words = _WORD.findall(question)
+    words = WORD.findall(question)
     return [w for w in words[1:] if w[0].isupper() and len(w) >= _MIN_LENGTH and w.lower() not in _STOPWORDS]
 
 
@@ -71,4 +33,4 @@ def unknown_names(question: str, vocabulary: Vocabulary, names: list[str] | None
 
 def unknown_numbers(question: str, vocabulary: Vocabulary) -> list[str]:
     """Numbers of two digits or more in `question` that occur nowhere in the collection."""
-    return [n for n in _NUMBER.findall(question) if n not in vocabulary.numbers]
+    return [n for n in NUMBER.findall(question) if not vocabulary.has_number(n)]

@@ -51,7 +51,7 @@ def passage_at(
 def evidence_passages(
     passages: list[Passage],
     data: IndexData,
-    chunk_rows: dict[str, int],
+    chunk_rows: Mapping[str, int],
     sentence_scores: np.ndarray,
     sentence_chunk: np.ndarray,
     query_vector: np.ndarray,

@@ -13,7 +13,7 @@ composition use as they use the whole one.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -41,7 +41,7 @@ def open_window(
     queries: np.ndarray,
     data: IndexData,
     evidence: Evidence,
-    sentence_rows: dict[tuple[str, int], int],
+    sentence_rows: Mapping[tuple[str, int], int],
     vectors: Vectors,
     hits: int,
 ) -> Window:
@@ -103,10 +103,11 @@ def language_means(vectors: Vectors, evidence: Evidence, queries: np.ndarray) ->
     return LanguageMeans(per_language.astype(np.float32), overall, np.ascontiguousarray(queries.T))
 
 
-def _sentences_of(chunks: set[int], data: IndexData, sentence_rows: dict[tuple[str, int], int]) -> set[int]:
+def _sentences_of(
+    chunks: set[int], data: IndexData, sentence_rows: Mapping[tuple[str, int], int]
+) -> set[int]:
     rows = set()
-    for c in chunks:
-        chunk = data.chunks[c]
+    for chunk in data.chunks_at(chunks).values():  # one read of a large index's text store
         for span in chunk.sentences:
             row = sentence_rows.get((chunk.doc_id, span.start))
             if row is not None:

@@ -1,0 +1,325 @@
+"""The texts of a large index, read per question: one SQLite file per generation, plus small arrays.
+
+Above the approximate threshold a serving process holds only what every question needs: the sentence
+rows as arrays (document number, start, end: 24 bytes a sentence, memory-mapped), the sentence features
+(`vectorstore.features`), the document ids and languages, and the ANN indexes. A question's window then
+reads its chunks (`Chunks.many`, one query) and the documents its quotes come from (`Documents`, kept in
+a small LRU) from `texts-<gen>.sqlite`, which `write` made at build time:
+
+    documents (num PRIMARY KEY, doc_id UNIQUE, meta, content_hash, text, layout)   meta, layout: JSON
+    chunks    (row PRIMARY KEY, id, doc_num, start, end, text, spans)              spans: JSON pairs
+    words, numbers, prefixes, trigrams                                             `vectorstore.vocabulary`
+
+The file is opened read-only and immutable (a generation's files never change), one connection per
+thread. A damaged file fails its checksum when the index is loaded; one damaged afterwards fails the
+question with `IndexCorrupt` and the rebuild hint, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+import numpy as np
+
+from vectorstore import vocabulary
+from vectorstore.errors import IndexCorrupt
+from vectorstore.types import Chunk, DocMeta, Document, Layout, Span
+
+if TYPE_CHECKING:
+    from vectorstore.store import SentenceRef
+
+#: Documents kept in memory after a question read them: the next question often quotes the same ones.
+CACHED_DOCUMENTS = 256
+
+
+def write(path: Path, documents: Iterable[Document], chunks: Iterable[Chunk], doc_ids: Sequence[str]) -> None:
+    """Write the text store of an index: `documents` in `doc_ids` order, `chunks` by row."""
+    number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+    db = sqlite3.connect(path)
+    try:
+        db.execute("PRAGMA journal_mode = OFF")
+        db.execute("PRAGMA synchronous = OFF")  # the caller fsyncs the finished file
+        db.execute(
+            "CREATE TABLE documents (num INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, "
+            "meta TEXT NOT NULL, content_hash TEXT NOT NULL, text TEXT NOT NULL, layout TEXT NOT NULL)"
+        )
+        db.execute(
+            "CREATE TABLE chunks (row INTEGER PRIMARY KEY, id TEXT NOT NULL, doc_num INTEGER NOT NULL, "
+            "start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL, spans TEXT NOT NULL)"
+        )
+        texts: list[str] = []
+
+        def document_rows() -> Iterator[tuple[Any, ...]]:
+            for doc in documents:
+                texts.append(doc.text)
+                yield (
+                    number[doc.doc_id],
+                    doc.doc_id,
+                    json.dumps(doc.meta.to_dict(), ensure_ascii=False),
+                    doc.content_hash,
+                    doc.text,
+                    json.dumps(doc.layout.to_dict()),
+                )
+
+        db.executemany("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)", document_rows())
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    row,
+                    c.id,
+                    number[c.doc_id],
+                    c.start,
+                    c.end,
+                    c.text,
+                    json.dumps([x for s in c.sentences for x in (s.start, s.end)]),
+                )
+                for row, c in enumerate(chunks)
+            ),
+        )
+        db.execute("CREATE INDEX chunks_by_id ON chunks (id)")
+        db.execute("CREATE INDEX chunks_by_document ON chunks (doc_num)")
+        vocabulary.write_tables(db, _drain(texts, db))
+        db.commit()
+    finally:
+        db.close()
+
+
+def _drain(texts: list[str], db: sqlite3.Connection) -> Iterator[str]:
+    """The documents' texts again, read back from the table (the list only held them while writing)."""
+    texts.clear()
+    for (text,) in db.execute("SELECT text FROM documents ORDER BY num"):
+        yield text
+
+
+class TextStore:
+    """A generation's `texts-<gen>.sqlite`, opened read-only, one connection per thread."""
+
+    def __init__(self, path: Path, hint: str) -> None:
+        self.path = path
+        self.hint = hint
+        self._local = threading.local()
+
+    def connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+            self._local.db = db
+        return db
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of `sql`; IndexCorrupt in one line when the file cannot answer."""
+        try:
+            return self.connect().execute(sql, params).fetchall()
+        except sqlite3.Error as err:
+            raise IndexCorrupt(
+                f"The index's text store {self.path} is damaged ({err}); {self.hint}"
+            ) from None
+
+    def vocabulary(self) -> vocabulary.StoredVocabulary:
+        return vocabulary.StoredVocabulary(self.connect)
+
+    def doc_ids(self) -> list[str]:
+        return [row[0] for row in self.query("SELECT doc_id FROM documents ORDER BY num")]
+
+    def languages(self) -> list[str]:
+        rows = self.query("SELECT json_extract(meta, '$.language') FROM documents ORDER BY num")
+        return [row[0] or "" for row in rows]
+
+    def chunk_counts(self) -> dict[int, int]:
+        return dict(self.query("SELECT doc_num, count(*) FROM chunks GROUP BY doc_num"))  # type: ignore[arg-type]
+
+
+class Documents(Mapping[str, Document]):
+    """The index's documents by id; each read from the text store when first asked for (LRU)."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str]) -> None:
+        self._texts = texts
+        self.ids = doc_ids
+        self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        self._cache: OrderedDict[str, Document] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, doc_id: str) -> Document:
+        with self._lock:
+            doc = self._cache.get(doc_id)
+            if doc is not None:
+                self._cache.move_to_end(doc_id)
+                return doc
+        if doc_id not in self._number:
+            raise KeyError(doc_id)
+        rows = self._texts.query(
+            "SELECT meta, content_hash, text, layout FROM documents WHERE num = ?", (self._number[doc_id],)
+        )
+        if not rows:
+            raise IndexCorrupt(
+                f"The index's text store {self._texts.path} has lost {doc_id}; {self._texts.hint}"
+            )
+        meta, content_hash, text, layout = rows[0]
+        doc = Document(
+            doc_id,
+            text,
+            DocMeta.from_dict(json.loads(meta)),
+            content_hash,
+            0,
+            Layout.from_dict(json.loads(layout)),
+        )
+        with self._lock:
+            self._cache[doc_id] = doc
+            while len(self._cache) > CACHED_DOCUMENTS:
+                self._cache.popitem(last=False)
+        return doc
+
+    def __contains__(self, doc_id: object) -> bool:
+        return doc_id in self._number
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def metas(self) -> Iterator[tuple[str, DocMeta]]:
+        """Every document's metadata, without its text."""
+        for doc_id, meta in self._texts.query("SELECT doc_id, meta FROM documents ORDER BY num"):
+            yield doc_id, DocMeta.from_dict(json.loads(meta))
+
+
+class Chunks(Sequence[Chunk]):
+    """The index's chunks by row, read from the text store when asked for."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str], count: int) -> None:
+        self.texts = texts
+        self.doc_ids = doc_ids
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(row, slice):
+            return list(self.many(range(*row.indices(self._count))).values())
+        if not -self._count <= row < self._count:
+            raise IndexError(row)
+        return self.many([row % self._count])[row % self._count]
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for start in range(0, self._count, 10_000):
+            yield from self.many(range(start, min(start + 10_000, self._count))).values()
+
+    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks of `rows`, in one query."""
+        wanted = sorted({int(r) for r in rows})
+        out: dict[int, Chunk] = {}
+        for i in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
+            part = wanted[i : i + 900]
+            marks = ",".join("?" * len(part))
+            for row, chunk_id, doc_num, start, end, text, spans in self.texts.query(
+                f"SELECT row, id, doc_num, start, end, text, spans FROM chunks WHERE row IN ({marks})", part
+            ):
+                pairs = json.loads(spans)
+                out[row] = Chunk(
+                    chunk_id,
+                    self.doc_ids[doc_num],
+                    text,
+                    start,
+                    end,
+                    tuple(Span(pairs[j], pairs[j + 1]) for j in range(0, len(pairs), 2)),
+                )
+        if len(out) != len(wanted):
+            raise IndexCorrupt(f"The index's text store {self.texts.path} has lost chunks; {self.texts.hint}")
+        return out
+
+
+class ChunkRows(Mapping[str, int]):
+    """Chunk id → row, asked of the text store."""
+
+    def __init__(self, chunks: Chunks) -> None:
+        self._texts = chunks.texts
+        self._count = len(chunks)
+
+    def __getitem__(self, chunk_id: str) -> int:
+        rows = self._texts.query("SELECT row FROM chunks WHERE id = ? ORDER BY row LIMIT 1", (chunk_id,))
+        if not rows:
+            raise KeyError(chunk_id)
+        return int(rows[0][0])
+
+    def __iter__(self) -> Iterator[str]:
+        return (row[0] for row in self._texts.query("SELECT id FROM chunks ORDER BY row"))
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class Sentences(Sequence["SentenceRef"]):
+    """The index's sentence rows, from arrays: each row's document number, start and end."""
+
+    def __init__(self, spans: np.ndarray, doc_ids: list[str]) -> None:
+        """`spans`: int64 (n, 3) of (document number, start, end), documents' rows contiguous."""
+        self.spans = spans
+        self.doc_ids = doc_ids
+
+    def __len__(self) -> int:
+        return int(self.spans.shape[0])
+
+    @overload
+    def __getitem__(self, row: int) -> SentenceRef: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[SentenceRef]: ...
+    def __getitem__(self, row: int | slice) -> SentenceRef | list[SentenceRef]:
+        from vectorstore.store import SentenceRef
+
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        d, start, end = (int(x) for x in self.spans[row])
+        return SentenceRef(self.doc_ids[d], start, end)
+
+
+class SentenceRows(Mapping[tuple[str, int], int]):
+    """(doc_id, start) → sentence row, by binary search in the document's rows (no dict of millions)."""
+
+    def __init__(self, spans: np.ndarray, doc_ids: list[str]) -> None:
+        self._spans = spans
+        self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        docs = np.asarray(spans[:, 0])
+        self._first = np.searchsorted(docs, np.arange(len(doc_ids) + 1))
+        self._doc_ids = doc_ids
+        if len(docs) and np.any(np.diff(docs) < 0):
+            raise ValueError("sentence rows are not grouped by document")
+
+    def get_row(self, doc_id: str, start: int) -> int | None:
+        d = self._number.get(doc_id)
+        if d is None:
+            return None
+        lo, hi = int(self._first[d]), int(self._first[d + 1])
+        starts = self._spans[lo:hi, 1]
+        i = int(np.searchsorted(starts, start))
+        if i < hi - lo and int(starts[i]) == start:
+            return lo + i
+        return None
+
+    def __getitem__(self, key: tuple[str, int]) -> int:
+        row = self.get_row(*key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and len(key) == 2 and self.get_row(*key) is not None
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        for d, start, _ in self._spans:
+            yield self._doc_ids[int(d)], int(start)
+
+    def __len__(self) -> int:
+        return int(self._spans.shape[0])
