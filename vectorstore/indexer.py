@@ -315,9 +315,10 @@ def _assemble(
     sentence_rows: list[np.ndarray] = []
     # Reuse vectors of unchanged documents, in one slice per document.
     if old is not None and reuse:
-        old_chunk_rows = [i for i, c in enumerate(old.chunks) if c.doc_id in reuse]
+        old_chunks = list(old.chunks)  # one pass, in blocks, when they are read from a text store
+        old_chunk_rows = [i for i, c in enumerate(old_chunks) if c.doc_id in reuse]
         old_sent_rows = [i for i, s in enumerate(old.sentences) if s.doc_id in reuse]
-        chunks.extend(old.chunks[i] for i in old_chunk_rows)
+        chunks.extend(old_chunks[i] for i in old_chunk_rows)
         sentences.extend(old.sentences[i] for i in old_sent_rows)
         chunk_rows.append(old.chunk_vectors[old_chunk_rows])
         sentence_rows.append(old.sentence_vectors[old_sent_rows])

@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 #: Documents kept in memory after a question read them: the next question often quotes the same ones.
 CACHED_DOCUMENTS = 256
+#: Chunks kept likewise: a window's chunks are read once, then ranked, quoted and cited from memory.
+CACHED_CHUNKS = 4096
 
 
 def write(path: Path, documents: Iterable[Document], chunks: Iterable[Chunk], doc_ids: Sequence[str]) -> None:
@@ -198,6 +200,8 @@ class Chunks(Sequence[Chunk]):
         self.texts = texts
         self.doc_ids = doc_ids
         self._count = count
+        self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self._count
@@ -218,11 +222,18 @@ class Chunks(Sequence[Chunk]):
             yield from self.many(range(start, min(start + 10_000, self._count))).values()
 
     def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
-        """The chunks of `rows`, in one query."""
+        """The chunks of `rows`: those not read lately in one query."""
         wanted = sorted({int(r) for r in rows})
         out: dict[int, Chunk] = {}
-        for i in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
-            part = wanted[i : i + 900]
+        with self._lock:
+            for row in wanted:
+                chunk = self._cache.get(row)
+                if chunk is not None:
+                    self._cache.move_to_end(row)
+                    out[row] = chunk
+        missing = [row for row in wanted if row not in out]
+        for i in range(0, len(missing), 900):  # SQLite's limit on bound parameters
+            part = missing[i : i + 900]
             marks = ",".join("?" * len(part))
             for row, chunk_id, doc_num, start, end, text, spans in self.texts.query(
                 f"SELECT row, id, doc_num, start, end, text, spans FROM chunks WHERE row IN ({marks})", part
@@ -238,7 +249,13 @@ class Chunks(Sequence[Chunk]):
                 )
         if len(out) != len(wanted):
             raise IndexCorrupt(f"The index's text store {self.texts.path} has lost chunks; {self.texts.hint}")
-        return out
+        if len(missing) <= CACHED_CHUNKS:  # not a whole-index pass (`__iter__`)
+            with self._lock:
+                for row in missing:
+                    self._cache[row] = out[row]
+                while len(self._cache) > CACHED_CHUNKS:
+                    self._cache.popitem(last=False)
+        return {row: out[row] for row in wanted}
 
 
 class ChunkRows(Mapping[str, int]):
