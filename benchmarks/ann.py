@@ -370,15 +370,29 @@ def serve(
     try:
         engine = Engine.load(source, SyntheticEmbedder(mixture), ChunkingSettings(), workdir)
         result: dict[str, Any] = {"load_s": round(time.perf_counter() - started, 1)}
+        anon = [anon_rss_mb()]
         result["approximate"] = engine.vectors.approximate
         queries = np.load(workdir / "queries.npy", allow_pickle=False)
         truth = np.load(workdir / "truth.npy", allow_pickle=False)
         result.update(measure(engine, queries, truth, answers))
+        anon.append(anon_rss_mb())
         result["sweep"] = sweep(engine, queries, truth)
+        anon.append(anon_rss_mb())
     finally:
         source.close()
+    # VmHWM counts the pages of the memory-mapped files (vectors, IVF lists) a process has read: page
+    # cache the kernel can take back. The process's own memory is its anonymous part.
     result["serve_peak_rss_mb"] = round(peak_rss_mb())
+    result["serve_anon_mb"] = round(max(anon))
     return result
+
+
+def anon_rss_mb() -> float:
+    """The anonymous (not file-backed) resident memory of this process now, MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def run_ingest(attempts: int) -> dict[str, Any]:

@@ -127,5 +127,7 @@ def write(index: faiss.Index, path: Path) -> None:
     faiss.write_index(index, str(path))
 
 
-def read(path: Path) -> faiss.Index:
-    return faiss.read_index(str(path))
+def read(path: Path, mapped: bool = False) -> faiss.Index:
+    """Read an index; `mapped`: memory-map its inverted lists (IVF), so that a large index's codes
+    stay in the page cache and a process holds only the lists its questions visit."""
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mapped else 0)

@@ -466,8 +466,8 @@ def load(index_dir: Path, expected: Fingerprint | None = None) -> IndexData:
         mmap: Literal["r"] | None = "r" if approximate else None
         chunk_vectors = np.load(files["chunk_vectors"], mmap_mode=mmap, allow_pickle=False)
         sentence_vectors = np.load(files["sentence_vectors"], mmap_mode=mmap, allow_pickle=False)
-        index = faiss_index.read(files["vectors"])
-        sentence_index = faiss_index.read(files["sentence_ann"]) if approximate else None
+        index = faiss_index.read(files["vectors"], mapped=approximate)
+        sentence_index = faiss_index.read(files["sentence_ann"], mapped=True) if approximate else None
         fingerprint = Fingerprint(
             manifest["model_id"],
             manifest["model_checksum"],
