@@ -13,6 +13,9 @@ a small LRU) from `texts-<gen>.sqlite`, which `write` made at build time:
 The file is opened read-only and immutable (a generation's files never change), one connection per
 thread. A damaged file fails its checksum when the index is loaded; one damaged afterwards fails the
 question with `IndexCorrupt` and the rebuild hint, never a traceback.
+
+`LazyDocuments` and `LazyChunks` are what `IndexData` asks of such views whichever store holds the
+texts: PostgreSQL's (`vectorstore.stores.pg_texts`) read the same things from its tables.
 """
 
 from __future__ import annotations
@@ -136,15 +139,33 @@ class TextStore:
         return dict(self.query("SELECT doc_num, count(*) FROM chunks GROUP BY doc_num"))  # type: ignore[arg-type]
 
 
-class Documents(Mapping[str, Document]):
-    """The index's documents by id; each read from the text store when first asked for (LRU)."""
+class LazyDocuments(Mapping[str, Document]):
+    """The index's documents by id, their ids in memory and each read by `read` when first asked for
+    (kept in a small LRU). The base of every store's view of a large index's documents, so `IndexData`
+    asks them the same questions whichever store holds the texts."""
 
-    def __init__(self, texts: TextStore, doc_ids: list[str]) -> None:
-        self._texts = texts
+    def __init__(self, doc_ids: list[str]) -> None:
         self.ids = doc_ids
         self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         self._cache: OrderedDict[str, Document] = OrderedDict()
         self._lock = threading.Lock()
+
+    def read(self, doc_id: str, number: int) -> Document:
+        """Document `doc_id` (the `number`-th of `ids`) from the store."""
+        raise NotImplementedError
+
+    def metas(self) -> Iterator[tuple[str, DocMeta]]:
+        """Every document's metadata, without its text."""
+        raise NotImplementedError
+
+    def languages(self) -> list[str]:
+        """Each document's language ('' for none), in `ids` order."""
+        raise NotImplementedError
+
+    def cached(self) -> list[str]:
+        """The ids of the documents held in memory now (what questions have read lately)."""
+        with self._lock:
+            return list(self._cache)
 
     def __getitem__(self, doc_id: str) -> Document:
         with self._lock:
@@ -154,22 +175,7 @@ class Documents(Mapping[str, Document]):
                 return doc
         if doc_id not in self._number:
             raise KeyError(doc_id)
-        rows = self._texts.query(
-            "SELECT meta, content_hash, text, layout FROM documents WHERE num = ?", (self._number[doc_id],)
-        )
-        if not rows:
-            raise IndexCorrupt(
-                f"The index's text store {self._texts.path} has lost {doc_id}; {self._texts.hint}"
-            )
-        meta, content_hash, text, layout = rows[0]
-        doc = Document(
-            doc_id,
-            text,
-            DocMeta.from_dict(json.loads(meta)),
-            content_hash,
-            0,
-            Layout.from_dict(json.loads(layout)),
-        )
+        doc = self.read(doc_id, self._number[doc_id])
         with self._lock:
             self._cache[doc_id] = doc
             while len(self._cache) > CACHED_DOCUMENTS:
@@ -185,19 +191,26 @@ class Documents(Mapping[str, Document]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def metas(self) -> Iterator[tuple[str, DocMeta]]:
-        """Every document's metadata, without its text."""
-        for doc_id, meta in self._texts.query("SELECT doc_id, meta FROM documents ORDER BY num"):
-            yield doc_id, DocMeta.from_dict(json.loads(meta))
 
+class LazyChunks(Sequence[Chunk]):
+    """The index's chunks by row, read from a store when asked for: `many` reads any set of rows at
+    once (a question's window in one query). The base of every store's view of a large index's chunks."""
 
-class Chunks(Sequence[Chunk]):
-    """The index's chunks by row, read from the text store when asked for."""
-
-    def __init__(self, texts: TextStore, doc_ids: list[str], count: int) -> None:
-        self.texts = texts
+    def __init__(self, doc_ids: list[str], count: int) -> None:
         self.doc_ids = doc_ids
         self._count = count
+
+    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks of `rows`, in one query."""
+        raise NotImplementedError
+
+    def rows(self) -> Mapping[str, int]:
+        """Chunk id → row."""
+        raise NotImplementedError
+
+    def counts(self) -> dict[str, int]:
+        """Each document's number of chunks."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return self._count
@@ -217,8 +230,48 @@ class Chunks(Sequence[Chunk]):
         for start in range(0, self._count, 10_000):
             yield from self.many(range(start, min(start + 10_000, self._count))).values()
 
+
+class Documents(LazyDocuments):
+    """The index's documents by id; each read from the text store when first asked for (LRU)."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str]) -> None:
+        super().__init__(doc_ids)
+        self._texts = texts
+
+    def read(self, doc_id: str, number: int) -> Document:
+        rows = self._texts.query(
+            "SELECT meta, content_hash, text, layout FROM documents WHERE num = ?", (number,)
+        )
+        if not rows:
+            raise IndexCorrupt(
+                f"The index's text store {self._texts.path} has lost {doc_id}; {self._texts.hint}"
+            )
+        meta, content_hash, text, layout = rows[0]
+        return Document(
+            doc_id,
+            text,
+            DocMeta.from_dict(json.loads(meta)),
+            content_hash,
+            0,
+            Layout.from_dict(json.loads(layout)),
+        )
+
+    def metas(self) -> Iterator[tuple[str, DocMeta]]:
+        for doc_id, meta in self._texts.query("SELECT doc_id, meta FROM documents ORDER BY num"):
+            yield doc_id, DocMeta.from_dict(json.loads(meta))
+
+    def languages(self) -> list[str]:
+        return self._texts.languages()
+
+
+class Chunks(LazyChunks):
+    """The index's chunks by row, read from the text store when asked for."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str], count: int) -> None:
+        super().__init__(doc_ids, count)
+        self.texts = texts
+
     def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
-        """The chunks of `rows`, in one query."""
         wanted = sorted({int(r) for r in rows})
         out: dict[int, Chunk] = {}
         for i in range(0, len(wanted), 900):  # SQLite's limit on bound parameters
@@ -239,6 +292,13 @@ class Chunks(Sequence[Chunk]):
         if len(out) != len(wanted):
             raise IndexCorrupt(f"The index's text store {self.texts.path} has lost chunks; {self.texts.hint}")
         return out
+
+    def rows(self) -> Mapping[str, int]:
+        return ChunkRows(self)
+
+    def counts(self) -> dict[str, int]:
+        by_number = self.texts.chunk_counts()
+        return {doc_id: by_number.get(i, 0) for i, doc_id in enumerate(self.doc_ids)}
 
 
 class ChunkRows(Mapping[str, int]):
