@@ -33,7 +33,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -167,6 +167,12 @@ class IndexData:
         if isinstance(self.chunks, texts.LazyChunks):
             return self.chunks.many(rows)
         return {int(r): self.chunks[int(r)] for r in rows}
+
+    def documents_at(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents `doc_ids` (one read of a large index's store for those not in memory)."""
+        if isinstance(self.documents, texts.LazyDocuments):
+            return self.documents.many(doc_ids)
+        return {doc_id: self.documents[doc_id] for doc_id in doc_ids}
 
     def vocabulary(self) -> Vocabulary:
         """The collection's words: made while loading, asked of the text store, or read from every text."""

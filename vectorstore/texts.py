@@ -154,6 +154,33 @@ class LazyDocuments(Mapping[str, Document]):
         """Document `doc_id` (the `number`-th of `ids`) from the store."""
         raise NotImplementedError
 
+    def read_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        """Documents `doc_ids` from the store: one by one, unless the store can do better."""
+        return {doc_id: self.read(doc_id, self._number[doc_id]) for doc_id in doc_ids}
+
+    def many(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents `doc_ids`, those not in memory read at once (a question's passages')."""
+        wanted = list(dict.fromkeys(doc_ids))
+        for doc_id in wanted:
+            if doc_id not in self._number:
+                raise KeyError(doc_id)
+        out: dict[str, Document] = {}
+        with self._lock:
+            for doc_id in wanted:
+                doc = self._cache.get(doc_id)
+                if doc is not None:
+                    self._cache.move_to_end(doc_id)
+                    out[doc_id] = doc
+        missing = [doc_id for doc_id in wanted if doc_id not in out]
+        if missing:
+            read = self.read_many(missing)
+            out.update(read)
+            with self._lock:
+                self._cache.update(read)
+                while len(self._cache) > CACHED_DOCUMENTS:
+                    self._cache.popitem(last=False)
+        return {doc_id: out[doc_id] for doc_id in wanted}
+
     def metas(self) -> Iterator[tuple[str, DocMeta]]:
         """Every document's metadata, without its text."""
         raise NotImplementedError
@@ -168,19 +195,7 @@ class LazyDocuments(Mapping[str, Document]):
             return list(self._cache)
 
     def __getitem__(self, doc_id: str) -> Document:
-        with self._lock:
-            doc = self._cache.get(doc_id)
-            if doc is not None:
-                self._cache.move_to_end(doc_id)
-                return doc
-        if doc_id not in self._number:
-            raise KeyError(doc_id)
-        doc = self.read(doc_id, self._number[doc_id])
-        with self._lock:
-            self._cache[doc_id] = doc
-            while len(self._cache) > CACHED_DOCUMENTS:
-                self._cache.popitem(last=False)
-        return doc
+        return self.many([doc_id])[doc_id]
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._number

@@ -91,15 +91,22 @@ class PgDocuments(LazyDocuments):
         self._languages = languages
 
     def read(self, doc_id: str, number: int) -> Document:
+        return self.read_many([doc_id])[doc_id]
+
+    def read_many(self, doc_ids: list[str]) -> dict[str, Document]:
         rows = self._snapshot.query(
-            "SELECT text, meta, layout, content_hash FROM citeqa_documents "
-            "WHERE doc_id = %(doc_id)s AND {current}",
-            {"doc_id": doc_id},
+            "SELECT doc_id, text, meta, layout, content_hash FROM citeqa_documents "
+            "WHERE doc_id = ANY(%(doc_ids)s::text[]) AND {current}",
+            {"doc_ids": doc_ids},
         )
-        if not rows:
+        if len(rows) != len(doc_ids):
             raise self._snapshot.changed()
-        text, meta, layout, content_hash = rows[0]
-        return Document(doc_id, text, DocMeta.from_dict(meta), content_hash, layout=Layout.from_dict(layout))
+        return {
+            doc_id: Document(
+                doc_id, text, DocMeta.from_dict(meta), content_hash, layout=Layout.from_dict(layout)
+            )
+            for doc_id, text, meta, layout, content_hash in rows
+        }
 
     def metas(self) -> Iterator[tuple[str, DocMeta]]:
         rows = self._snapshot.query(
