@@ -356,7 +356,7 @@ class Sentences(Sequence["SentenceRef"]):
 
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        d, start, end = (int(x) for x in self.spans[row])
+        d, start, end = self.spans[row].tolist()
         return SentenceRef(self.doc_ids[d], start, end)
 
 
@@ -367,7 +367,9 @@ class SentenceRows(Mapping[tuple[str, int], int]):
         self._spans = spans
         self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         docs = np.asarray(spans[:, 0])
-        self._first = np.searchsorted(docs, np.arange(len(doc_ids) + 1))
+        #: Python ints and a 1-D view: a lookup per sentence of a window, so no numpy scalar on the way.
+        self._first: list[int] = np.searchsorted(docs, np.arange(len(doc_ids) + 1)).tolist()
+        self._starts = spans[:, 1]
         self._doc_ids = doc_ids
         if len(docs) and np.any(np.diff(docs) < 0):
             raise ValueError("sentence rows are not grouped by document")
@@ -376,10 +378,10 @@ class SentenceRows(Mapping[tuple[str, int], int]):
         d = self._number.get(doc_id)
         if d is None:
             return None
-        lo, hi = int(self._first[d]), int(self._first[d + 1])
-        starts = self._spans[lo:hi, 1]
-        i = int(np.searchsorted(starts, start))
-        if i < hi - lo and int(starts[i]) == start:
+        lo, hi = self._first[d], self._first[d + 1]
+        starts = self._starts[lo:hi]
+        i = int(starts.searchsorted(start))
+        if i < hi - lo and starts[i] == start:
             return lo + i
         return None
 

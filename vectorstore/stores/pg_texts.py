@@ -131,6 +131,7 @@ class PgChunks(LazyChunks):
         self.first = first
         self.starts = starts
         self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._row_of: dict[str, int] = {}  # chunk id → row, of the cached chunks
         self._lock = threading.Lock()
 
     def document_of(self, rows: np.ndarray) -> np.ndarray:
@@ -181,17 +182,15 @@ class PgChunks(LazyChunks):
             raise self._snapshot.changed()
         with self._lock:
             self._cache.update(out)
+            self._row_of.update((chunk.id, row) for row, chunk in out.items())
             while len(self._cache) > CACHED_CHUNKS:
-                self._cache.popitem(last=False)
+                self._row_of.pop(self._cache.popitem(last=False)[1].id, None)
         return out
 
     def row_of(self, chunk_id: str) -> int | None:
         """The row of a chunk a question has read lately (no query), else None."""
         with self._lock:
-            for row, chunk in self._cache.items():
-                if chunk.id == chunk_id:
-                    return row
-        return None
+            return self._row_of.get(chunk_id)
 
     def rows(self) -> Mapping[str, int]:
         return PgChunkRows(self, self._snapshot)
