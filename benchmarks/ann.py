@@ -173,12 +173,11 @@ def build_postgres(data: IndexData, url: str, settings: StoreSettings) -> dict[s
         pg.register_vectors(conn)
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY citeqa_documents (doc_id, content_hash, meta, text, indexed_by) FROM STDIN"
+                "COPY citeqa_documents (doc_id, content_hash, meta, layout, text, indexed_by) FROM STDIN"
             ) as copy:
                 for doc in data.documents.values():
-                    copy.write_row(
-                        (doc.doc_id, doc.content_hash, Jsonb(doc.meta.to_dict()), doc.text, "bench")
-                    )
+                    meta, layout = Jsonb(doc.meta.to_dict()), Jsonb(doc.layout.to_dict())
+                    copy.write_row((doc.doc_id, doc.content_hash, meta, layout, doc.text, "bench"))
             for table, rows, vectors in (
                 ("citeqa_chunks", data.chunks, data.chunk_vectors),
                 ("citeqa_sentences", data.sentences, data.sentence_vectors),

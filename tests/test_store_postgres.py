@@ -3,6 +3,7 @@ the folder, incremental per document, refusing mismatches, surviving SIGKILL, sh
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -17,16 +18,21 @@ import pytest
 
 from qa.engine import Engine
 from qa.pipeline import answer_from_vector, embed_question
+from qa.retrieve.window import open_window
 from qa.settings import Settings
 from tests.conftest import ROOT, SEEDS
 from tests.fakes import FakeEmbedder
 from tests.test_approximate import HITS, essence, gold_questions
-from vectorstore.errors import IndexMismatch, IndexNotBuilt
+from vectorstore.errors import IndexCorrupt, IndexMismatch, IndexNotBuilt
 from vectorstore.indexer import fingerprint_for
 from vectorstore.settings import ChunkingSettings, StoreSettings
+from vectorstore.store import SentenceRef
 from vectorstore.stores.factory import open_store
 from vectorstore.stores.folder import FolderStore
+from vectorstore.stores.pg_texts import PgChunks, PgDocuments
 from vectorstore.stores.postgres import PostgresStore
+from vectorstore.texts import Sentences
+from vectorstore.types import Chunk, Document
 
 
 def _pg(url: str, **settings: object) -> PostgresStore:
@@ -203,10 +209,106 @@ def test_above_the_threshold_answers_read_only_their_window_and_match_the_exact_
         expected = answer_from_vector(question, query, exact, settings, focus_vector=focus)
         got = answer_from_vector(question, query, ann, settings, focus_vector=focus)
         assert essence(got) == essence(expected), question
+        assert got.decision == pytest.approx(expected.decision), question
         assert [p.dense for p in got.passages] == pytest.approx(
             [p.dense for p in expected.passages], abs=1e-5
         )
     np.testing.assert_allclose(ann.calibration.probe_scores, exact.calibration.probe_scores, atol=1e-5)
+    pg.close()
+
+
+def _alive(kind: type) -> int:
+    """How many objects of `kind` the process holds."""
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+def test_above_the_threshold_a_reader_holds_no_text_and_a_question_reads_only_its_window(
+    pg_url: str, collection: Path, tmp_path: Path
+) -> None:
+    """Issue 26: a reader of a large index keeps ids, offsets and features, never a document's text or
+    a chunk; a question reads its window's chunks and the documents they come from, and nothing else.
+    What it keeps is what the exact load would compute from all the texts."""
+    pg = _pg(pg_url, approximate_threshold=1)
+    pg.index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    held = (_alive(Document), _alive(Chunk), _alive(SentenceRef))  # other tests' leftovers
+    ann = Engine.load(pg, FakeEmbedder(), ChunkingSettings(), tmp_path, HITS)
+    data = ann.data
+    assert isinstance(data.documents, PgDocuments) and isinstance(data.chunks, PgChunks)
+    assert isinstance(data.sentences, Sentences)
+    assert data.documents.cached() == [] and data.chunks.cached() == []
+    assert (_alive(Document), _alive(Chunk), _alive(SentenceRef)) == held
+
+    exact = _pg(pg_url).load()  # the same tables, read whole
+    assert list(data.documents) == list(exact.documents) and len(data.chunks) == len(exact.chunks)
+    assert list(data.sentences) == list(exact.sentences)
+    assert data.sentence_row() == exact.sentence_row()
+    for name in (
+        "usable",
+        "sentence_chunk",
+        "previous",
+        "document",
+        "answer_rows",
+        "asked_rows",
+        "positions",
+    ):
+        np.testing.assert_array_equal(
+            getattr(data.sentence_features(), name), getattr(exact.sentence_features(), name), name
+        )
+    assert data.sentence_languages()[0] == exact.sentence_languages()[0]
+    np.testing.assert_array_equal(data.sentence_languages()[1], exact.sentence_languages()[1])
+    assert set(data.vocabulary().words) == set(exact.vocabulary().words)
+    assert data.chunk_counts() == exact.chunk_counts() and data.metas() == exact.metas()
+    assert data.documents.cached() == [] and data.chunks.cached() == [], "metadata without texts"
+
+    chunks = _alive(Chunk)  # the exact load's
+    question = next(q for q in gold_questions() if q.startswith("Welke Turkse politicus"))  # cites 4
+    query, focus = embed_question(question, ann)
+    answer = answer_from_vector(question, query, ann, Settings(), focus_vector=focus)
+    assert answer.citations
+    read_chunks, read_documents = set(data.chunks.cached()), set(data.documents.cached())
+    window = open_window(
+        np.stack([query] if focus is None else [query, focus]),
+        data,
+        ann.evidence,
+        ann.sentence_rows,
+        ann.vectors,
+        ann.hits,
+    )
+    assert read_chunks and read_chunks <= set(window.chunk_vectors)
+    assert len(read_chunks) < len(data.chunks)
+    assert read_documents <= {data.chunks[r].doc_id for r in read_chunks}
+    assert _alive(Chunk) - chunks == len(read_chunks), "only the window's chunks were made"
+    for row in read_chunks:
+        assert data.chunks[row] == exact.chunks[row]
+    for doc_id in read_documents:
+        assert data.documents[doc_id] == exact.documents[doc_id]
+    pg.close()
+
+
+def test_above_the_threshold_a_changed_database_fails_the_question_in_one_line(
+    pg_url: str, collection: Path, tmp_path: Path
+) -> None:
+    """Texts read per question must be the snapshot's: after another process changed the index, a
+    read says so (the next question loads the new index) instead of quoting another version."""
+    pg = _pg(pg_url, approximate_threshold=1)
+    pg.index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    data = pg.load()
+    first = data.chunks[0]
+    changed = sorted(collection.glob("*.txt"))[0]
+    changed.write_text("Neuer Anfang.\n\n" + changed.read_text(encoding="utf-8"), encoding="utf-8")
+    _pg(pg_url).index([collection], embedder=FakeEmbedder(), chunking=ChunkingSettings())
+    assert data.chunks[0] == first, "what was read before stays as it was"
+    for read in (
+        lambda: data.documents[changed.name],
+        lambda: data.chunks.many([len(data.chunks) - 1]),
+        lambda: data.metas(),
+    ):
+        with pytest.raises(IndexCorrupt, match="changed while this question was answered") as err:
+            read()
+        assert "\n" not in str(err.value)
+    fresh = pg.load()
+    assert fresh.documents[changed.name].text.startswith("Neuer Anfang.")
     pg.close()
 
 

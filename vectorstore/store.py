@@ -33,7 +33,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -109,6 +109,8 @@ class IndexData:
     features: SentenceFeatures | None = None
     #: Where a large index's texts are read from (None: they are all in memory).
     text_store: texts.TextStore | None = None
+    #: The collection's words, when the store read them while loading (else `vocabulary` makes them).
+    words: Vocabulary | None = None
     _sentence_row: Mapping[tuple[str, int], int] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -134,8 +136,8 @@ class IndexData:
         """The document languages, sorted ('' for none), and each sentence's index into them."""
         feats = self.sentence_features()
         docs = self.feature_documents()
-        if self.text_store is not None:
-            language = self.text_store.languages()
+        if isinstance(self.documents, texts.LazyDocuments):
+            language = self.documents.languages()
         else:
             language = [self.documents[d].meta.language or "" for d in docs]
         used = np.unique(feats.document) if len(feats.document) else np.zeros(0, np.int32)
@@ -156,27 +158,34 @@ class IndexData:
 
     def chunk_rows(self) -> Mapping[str, int]:
         """Chunk id → row."""
-        if isinstance(self.chunks, texts.Chunks):
-            return texts.ChunkRows(self.chunks)
+        if isinstance(self.chunks, texts.LazyChunks):
+            return self.chunks.rows()
         return {c.id: i for i, c in enumerate(self.chunks)}
 
     def chunks_at(self, rows: Sequence[int] | set[int]) -> dict[int, Chunk]:
         """The chunks of `rows` (one read of the text store for a large index)."""
-        if isinstance(self.chunks, texts.Chunks):
+        if isinstance(self.chunks, texts.LazyChunks):
             return self.chunks.many(rows)
         return {int(r): self.chunks[int(r)] for r in rows}
 
+    def documents_at(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents `doc_ids` (one read of a large index's store for those not in memory)."""
+        if isinstance(self.documents, texts.LazyDocuments):
+            return self.documents.many(doc_ids)
+        return {doc_id: self.documents[doc_id] for doc_id in doc_ids}
+
     def vocabulary(self) -> Vocabulary:
-        """The collection's words: asked of the text store, or read from every text."""
+        """The collection's words: made while loading, asked of the text store, or read from every text."""
+        if self.words is not None:
+            return self.words
         if self.text_store is not None:
             return self.text_store.vocabulary()
         return Vocabulary(d.text for d in self.documents.values())
 
     def chunk_counts(self) -> dict[str, int]:
         """Each document's number of chunks."""
-        if self.text_store is not None and isinstance(self.chunks, texts.Chunks):
-            by_number = self.text_store.chunk_counts()
-            return {doc_id: by_number.get(i, 0) for i, doc_id in enumerate(self.chunks.doc_ids)}
+        if isinstance(self.chunks, texts.LazyChunks):
+            return self.chunks.counts()
         counts: dict[str, int] = {}
         for c in self.chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
@@ -184,7 +193,7 @@ class IndexData:
 
     def metas(self) -> list[tuple[str, DocMeta]]:
         """Every document's metadata, by id, without reading a large index's texts."""
-        if isinstance(self.documents, texts.Documents):
+        if isinstance(self.documents, texts.LazyDocuments):
             return sorted(self.documents.metas())
         return sorted((doc_id, d.meta) for doc_id, d in self.documents.items())
 

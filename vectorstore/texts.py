@@ -13,6 +13,9 @@ a small LRU) from `texts-<gen>.sqlite`, which `write` made at build time:
 The file is opened read-only and immutable (a generation's files never change), one connection per
 thread. A damaged file fails its checksum when the index is loaded; one damaged afterwards fails the
 question with `IndexCorrupt` and the rebuild hint, never a traceback.
+
+`LazyDocuments` and `LazyChunks` are what `IndexData` asks of such views whichever store holds the
+texts: PostgreSQL's (`vectorstore.stores.pg_texts`) read the same things from its tables.
 """
 
 from __future__ import annotations
@@ -138,45 +141,63 @@ class TextStore:
         return dict(self.query("SELECT doc_num, count(*) FROM chunks GROUP BY doc_num"))  # type: ignore[arg-type]
 
 
-class Documents(Mapping[str, Document]):
-    """The index's documents by id; each read from the text store when first asked for (LRU)."""
+class LazyDocuments(Mapping[str, Document]):
+    """The index's documents by id, their ids in memory and each read by `read` when first asked for
+    (kept in a small LRU). The base of every store's view of a large index's documents, so `IndexData`
+    asks them the same questions whichever store holds the texts."""
 
-    def __init__(self, texts: TextStore, doc_ids: list[str]) -> None:
-        self._texts = texts
+    def __init__(self, doc_ids: list[str]) -> None:
         self.ids = doc_ids
         self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         self._cache: OrderedDict[str, Document] = OrderedDict()
         self._lock = threading.Lock()
 
+    def read(self, doc_id: str, number: int) -> Document:
+        """Document `doc_id` (the `number`-th of `ids`) from the store."""
+        raise NotImplementedError
+
+    def read_many(self, doc_ids: list[str]) -> dict[str, Document]:
+        """Documents `doc_ids` from the store: one by one, unless the store can do better."""
+        return {doc_id: self.read(doc_id, self._number[doc_id]) for doc_id in doc_ids}
+
+    def many(self, doc_ids: Iterable[str]) -> dict[str, Document]:
+        """The documents `doc_ids`, those not in memory read at once (a question's passages')."""
+        wanted = list(dict.fromkeys(doc_ids))
+        for doc_id in wanted:
+            if doc_id not in self._number:
+                raise KeyError(doc_id)
+        out: dict[str, Document] = {}
+        with self._lock:
+            for doc_id in wanted:
+                doc = self._cache.get(doc_id)
+                if doc is not None:
+                    self._cache.move_to_end(doc_id)
+                    out[doc_id] = doc
+        missing = [doc_id for doc_id in wanted if doc_id not in out]
+        if missing:
+            read = self.read_many(missing)
+            out.update(read)
+            with self._lock:
+                self._cache.update(read)
+                while len(self._cache) > CACHED_DOCUMENTS:
+                    self._cache.popitem(last=False)
+        return {doc_id: out[doc_id] for doc_id in wanted}
+
+    def metas(self) -> Iterator[tuple[str, DocMeta]]:
+        """Every document's metadata, without its text."""
+        raise NotImplementedError
+
+    def languages(self) -> list[str]:
+        """Each document's language ('' for none), in `ids` order."""
+        raise NotImplementedError
+
+    def cached(self) -> list[str]:
+        """The ids of the documents held in memory now (what questions have read lately)."""
+        with self._lock:
+            return list(self._cache)
+
     def __getitem__(self, doc_id: str) -> Document:
-        with self._lock:
-            doc = self._cache.get(doc_id)
-            if doc is not None:
-                self._cache.move_to_end(doc_id)
-                return doc
-        if doc_id not in self._number:
-            raise KeyError(doc_id)
-        rows = self._texts.query(
-            "SELECT meta, content_hash, text, layout FROM documents WHERE num = ?", (self._number[doc_id],)
-        )
-        if not rows:
-            raise IndexCorrupt(
-                f"The index's text store {self._texts.path} has lost {doc_id}; {self._texts.hint}"
-            )
-        meta, content_hash, text, layout = rows[0]
-        doc = Document(
-            doc_id,
-            text,
-            DocMeta.from_dict(json.loads(meta)),
-            content_hash,
-            0,
-            Layout.from_dict(json.loads(layout)),
-        )
-        with self._lock:
-            self._cache[doc_id] = doc
-            while len(self._cache) > CACHED_DOCUMENTS:
-                self._cache.popitem(last=False)
-        return doc
+        return self.many([doc_id])[doc_id]
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self._number
@@ -187,21 +208,28 @@ class Documents(Mapping[str, Document]):
     def __len__(self) -> int:
         return len(self.ids)
 
-    def metas(self) -> Iterator[tuple[str, DocMeta]]:
-        """Every document's metadata, without its text."""
-        for doc_id, meta in self._texts.query("SELECT doc_id, meta FROM documents ORDER BY num"):
-            yield doc_id, DocMeta.from_dict(json.loads(meta))
 
+class LazyChunks(Sequence[Chunk]):
+    """The index's chunks by row, read from a store when asked for: `many` reads any set of rows at
+    once (a question's window in one query). The base of every store's view of a large index's chunks."""
 
-class Chunks(Sequence[Chunk]):
-    """The index's chunks by row, read from the text store when asked for."""
-
-    def __init__(self, texts: TextStore, doc_ids: list[str], count: int) -> None:
-        self.texts = texts
+    def __init__(self, doc_ids: list[str], count: int) -> None:
         self.doc_ids = doc_ids
         self._count = count
         self._cache: OrderedDict[int, Chunk] = OrderedDict()
         self._lock = threading.Lock()
+
+    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks of `rows`, in one query."""
+        raise NotImplementedError
+
+    def rows(self) -> Mapping[str, int]:
+        """Chunk id → row."""
+        raise NotImplementedError
+
+    def counts(self) -> dict[str, int]:
+        """Each document's number of chunks."""
+        raise NotImplementedError
 
     def __len__(self) -> int:
         return self._count
@@ -220,6 +248,47 @@ class Chunks(Sequence[Chunk]):
     def __iter__(self) -> Iterator[Chunk]:
         for start in range(0, self._count, 10_000):
             yield from self.many(range(start, min(start + 10_000, self._count))).values()
+
+
+class Documents(LazyDocuments):
+    """The index's documents by id; each read from the text store when first asked for (LRU)."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str]) -> None:
+        super().__init__(doc_ids)
+        self._texts = texts
+
+    def read(self, doc_id: str, number: int) -> Document:
+        rows = self._texts.query(
+            "SELECT meta, content_hash, text, layout FROM documents WHERE num = ?", (number,)
+        )
+        if not rows:
+            raise IndexCorrupt(
+                f"The index's text store {self._texts.path} has lost {doc_id}; {self._texts.hint}"
+            )
+        meta, content_hash, text, layout = rows[0]
+        return Document(
+            doc_id,
+            text,
+            DocMeta.from_dict(json.loads(meta)),
+            content_hash,
+            0,
+            Layout.from_dict(json.loads(layout)),
+        )
+
+    def metas(self) -> Iterator[tuple[str, DocMeta]]:
+        for doc_id, meta in self._texts.query("SELECT doc_id, meta FROM documents ORDER BY num"):
+            yield doc_id, DocMeta.from_dict(json.loads(meta))
+
+    def languages(self) -> list[str]:
+        return self._texts.languages()
+
+
+class Chunks(LazyChunks):
+    """The index's chunks by row, read from the text store when asked for."""
+
+    def __init__(self, texts: TextStore, doc_ids: list[str], count: int) -> None:
+        super().__init__(doc_ids, count)
+        self.texts = texts
 
     def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
         """The chunks of `rows`: those not read lately in one query."""
@@ -256,6 +325,13 @@ class Chunks(Sequence[Chunk]):
                 while len(self._cache) > CACHED_CHUNKS:
                     self._cache.popitem(last=False)
         return {row: out[row] for row in wanted}
+
+    def rows(self) -> Mapping[str, int]:
+        return ChunkRows(self)
+
+    def counts(self) -> dict[str, int]:
+        by_number = self.texts.chunk_counts()
+        return {doc_id: by_number.get(i, 0) for i, doc_id in enumerate(self.doc_ids)}
 
 
 class ChunkRows(Mapping[str, int]):
@@ -298,7 +374,7 @@ class Sentences(Sequence["SentenceRef"]):
 
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        d, start, end = (int(x) for x in self.spans[row])
+        d, start, end = self.spans[row].tolist()
         return SentenceRef(self.doc_ids[d], start, end)
 
 
@@ -309,7 +385,9 @@ class SentenceRows(Mapping[tuple[str, int], int]):
         self._spans = spans
         self._number = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         docs = np.asarray(spans[:, 0])
-        self._first = np.searchsorted(docs, np.arange(len(doc_ids) + 1))
+        #: Python ints and a 1-D view: a lookup per sentence of a window, so no numpy scalar on the way.
+        self._first: list[int] = np.searchsorted(docs, np.arange(len(doc_ids) + 1)).tolist()
+        self._starts = spans[:, 1]
         self._doc_ids = doc_ids
         if len(docs) and np.any(np.diff(docs) < 0):
             raise ValueError("sentence rows are not grouped by document")
@@ -318,10 +396,10 @@ class SentenceRows(Mapping[tuple[str, int], int]):
         d = self._number.get(doc_id)
         if d is None:
             return None
-        lo, hi = int(self._first[d]), int(self._first[d + 1])
-        starts = self._spans[lo:hi, 1]
-        i = int(np.searchsorted(starts, start))
-        if i < hi - lo and int(starts[i]) == start:
+        lo, hi = self._first[d], self._first[d + 1]
+        starts = self._starts[lo:hi]
+        i = int(starts.searchsorted(start))
+        if i < hi - lo and starts[i] == start:
             return lo + i
         return None
 

@@ -1,8 +1,9 @@
 """A collection's words, for lenient name lookup: does the collection ever mention "Finnland"?
 
-`Vocabulary` holds them in memory (a small index reads every text when it is loaded); `StoredVocabulary`
-asks the tables an index above the approximate threshold writes at build time (`write_tables`), so a
-serving process never reads every text. Both answer the same questions the same way: a folded word is
+`Vocabulary` holds them in memory: a small index reads every text when it is loaded, and PostgreSQL
+streams a large index's texts past `Vocabulary.add` once, keeping none. `StoredVocabulary` asks the
+tables a large folder index writes at build time (`write_tables`), so a serving process never reads
+every text. Both answer the same questions the same way: a folded word is
 known when it is a word of the collection, shares its first `PREFIX` letters with one, or has a word
 whose character trigrams overlap its own by `TRIGRAM_JACCARD`.
 """
@@ -37,17 +38,24 @@ def _close(grams: set[str], near: Iterable[str]) -> bool:
 class Vocabulary:
     """The folded words and numbers of some texts, in memory."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str] = ()) -> None:
         self._words: set[str] = set()
         self._numbers: set[str] = set()
-        for text in texts:
-            self._words.update(fold(w) for w in WORD.findall(text))
-            self._numbers.update(NUMBER.findall(text))
         self._by_trigram: dict[str, set[str]] = {}
-        for word in self._words:
+        self._prefixes: set[str] = set()
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        """Learn the words and numbers of one more text (a store that streams its texts while loading
+        feeds them one at a time, keeping none)."""
+        for word in {fold(w) for w in WORD.findall(text)} - self._words:
+            self._words.add(word)
             for gram in trigrams(word):
                 self._by_trigram.setdefault(gram, set()).add(word)
-        self._prefixes = {w[:PREFIX] for w in self._words if len(w) >= PREFIX}
+            if len(word) >= PREFIX:
+                self._prefixes.add(word[:PREFIX])
+        self._numbers.update(NUMBER.findall(text))
 
     @property
     def words(self) -> Iterable[str]:

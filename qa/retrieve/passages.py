@@ -8,7 +8,7 @@ Evaluation), so neither is used.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -63,13 +63,23 @@ def evidence_passages(
     `top_sentences` best sentences anywhere (a precise sentence in a chunk that ranked low as a whole)."""
     chosen = passages[:top_passages]
     rows = {chunk_rows[p.chunk_id] for p in chosen}
+    extra: list[int] = []
     for i in np.argsort(-sentence_scores, kind="stable")[:top_sentences]:
         row = int(sentence_chunk[i])
         if np.isfinite(sentence_scores[i]) and row not in rows:
             rows.add(row)
-            rank = len(passages) + len(chosen) + 1
-            chosen.append(passage_at(data, row, rank, 0.0, query_vector, chunk_vectors))
+            extra.append(row)
+    _read_documents(data, extra)
+    for row in extra:
+        rank = len(passages) + len(chosen) + 1
+        chosen.append(passage_at(data, row, rank, 0.0, query_vector, chunk_vectors))
     return chosen
+
+
+def _read_documents(data: IndexData, rows: Iterable[int]) -> None:
+    """Read the documents of chunks `rows` at once: a large index reads them from its store, where one
+    query for all costs what one for each would cost per document."""
+    data.documents_at(dict.fromkeys(c.doc_id for c in data.chunks_at(list(rows)).values()))
 
 
 def retrieve(
@@ -95,6 +105,7 @@ def retrieve(
         if len(rows) == k or not np.isfinite(sentence_scores[i]):
             break
         rows.setdefault(int(sentence_chunk[i]), float(sentence_scores[i]))
+    _read_documents(data, rows)
     passages = [
         passage_at(data, row, rank, score, query_vector, chunk_vectors)
         for rank, (row, score) in enumerate(rows.items(), 1)

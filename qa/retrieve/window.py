@@ -154,9 +154,9 @@ def _restrict(
         language_codes=evidence.language_codes,
         language_of=language_of,
     )
-    sentence_rows = {
-        (data.sentences[int(g)].doc_id, data.sentences[int(g)].start): i
-        for i, g in enumerate(rows)
-        if is_core[i]
-    }
+    sentence_rows: dict[tuple[str, int], int] = {}
+    for i, g in enumerate(rows):
+        if is_core[i]:
+            ref = data.sentences[int(g)]  # once: at scale a view that makes the row from its arrays
+            sentence_rows[(ref.doc_id, ref.start)] = i
     return restricted, sentence_rows

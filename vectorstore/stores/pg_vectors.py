@@ -1,7 +1,7 @@
 """An index in PostgreSQL too large to hold in memory: its vectors, read per question.
 
-Above `StoreSettings.approximate_threshold` sentences a process answering from PostgreSQL loads the
-documents, chunks and sentence offsets but no vector. A question's nearest sentences come from the HNSW
+Above `StoreSettings.approximate_threshold` sentences a process answering from PostgreSQL loads no
+vector and no text, only arrays of the rows (`pg_texts`). A question's nearest sentences come from the HNSW
 index over `halfvec` (its hits ordered again by their exact vectors), and the sentences and chunks it
 then scores are read by (document, position): rows of the loaded snapshot, whose order is the tables'
 (`doc_id COLLATE "C", ord`). If the database changed since that snapshot, what is read no longer
@@ -19,7 +19,9 @@ from psycopg import sql
 from vectorstore.errors import IndexCorrupt
 from vectorstore.store import IndexData
 from vectorstore.stores.base import Vectors
+from vectorstore.stores.pg_texts import PgChunks
 from vectorstore.stores.postgres import FETCH, PostgresStore, ef_search
+from vectorstore.texts import Sentences
 
 
 class PostgresVectors(Vectors):
@@ -28,12 +30,17 @@ class PostgresVectors(Vectors):
     approximate = True
 
     def __init__(self, store: PostgresStore, data: IndexData) -> None:
+        if not isinstance(data.sentences, Sentences) or not isinstance(data.chunks, PgChunks):
+            raise TypeError("PostgresVectors reads the rows of an index loaded above the threshold")
         self.store = store
         self.data = data
         self.dim = int(data.manifest["dimension"])
         self._sentence_row = data.sentence_row()
-        self._sentence_first = _first_rows(s.doc_id for s in data.sentences)
-        self._chunk_first = _first_rows(c.doc_id for c in data.chunks)
+        self._spans = data.sentences.spans
+        self._doc_ids = data.sentences.doc_ids
+        # Each document's first sentence row (the rows are grouped by document, in `doc_ids` order).
+        self._sentence_first = np.searchsorted(self._spans[:, 0], np.arange(len(self._doc_ids) + 1))
+        self._chunks = data.chunks
         self._means: dict[str, tuple[np.ndarray, int]] | None = None
         self.ef_search: int | None = None  # HNSW's candidate list; None: `postgres.ef_search(k)`
 
@@ -44,24 +51,20 @@ class PostgresVectors(Vectors):
         return self.read(np.zeros(0, np.int64), rows)[1]
 
     def read(self, sentence_rows: np.ndarray, chunk_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        refs = [self.data.sentences[int(r)] for r in sentence_rows]
-        chunks = [self.data.chunks[int(r)] for r in chunk_rows]
+        sentence_rows = np.asarray(sentence_rows, np.int64)
+        chunk_rows = np.asarray(chunk_rows, np.int64)
+        sentence_docs = self._spans[sentence_rows, 0]
+        chunk_docs = self._chunks.document_of(chunk_rows)
         wanted = [
             (
                 "citeqa_sentences",
-                [
-                    (x.doc_id, int(r) - self._sentence_first[x.doc_id])
-                    for r, x in zip(sentence_rows, refs, strict=True)
-                ],
-                [x.start for x in refs],
+                self._keys(sentence_docs, sentence_rows - self._sentence_first[sentence_docs]),
+                self._spans[sentence_rows, 1].tolist(),
             ),
             (
                 "citeqa_chunks",
-                [
-                    (c.doc_id, int(r) - self._chunk_first[c.doc_id])
-                    for r, c in zip(chunk_rows, chunks, strict=True)
-                ],
-                [c.start for c in chunks],
+                self._keys(chunk_docs, chunk_rows - self._chunks.first[chunk_docs]),
+                self._chunks.starts[chunk_rows].tolist(),
             ),
         ]
         with self.store.cursor() as conn:
@@ -76,6 +79,10 @@ class PostgresVectors(Vectors):
             self._fill(rows, keys, starts) for rows, (_, keys, starts) in zip(found, wanted, strict=True)
         )
         return sentence_vectors, chunk_vectors
+
+    def _keys(self, docs: np.ndarray, ords: np.ndarray) -> list[tuple[str, int]]:
+        """(doc_id, ord) of rows given as document numbers and positions in their documents."""
+        return [(self._doc_ids[d], o) for d, o in zip(docs.tolist(), ords.tolist(), strict=True)]
 
     def nearest(self, queries: np.ndarray, k: int) -> np.ndarray:
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
@@ -154,14 +161,6 @@ def _ranges(keys: Sequence[tuple[str, int]]) -> tuple[list[str], list[int], list
             lows.append(ord_)
             highs.append(ord_)
     return docs, lows, highs
-
-
-def _first_rows(doc_ids: Any) -> dict[str, int]:
-    """Each document's first row in a sequence grouped by document."""
-    first: dict[str, int] = {}
-    for row, doc_id in enumerate(doc_ids):
-        first.setdefault(doc_id, row)
-    return first
 
 
 def _changed(store: PostgresStore) -> IndexCorrupt:

@@ -15,7 +15,8 @@ what the index finds. Every change to a document is one transaction that also ra
 so a reader (who loads in one REPEATABLE READ snapshot) sees a document entirely old or entirely new,
 and knows by the generation when to load again. Above `StoreSettings.approximate_threshold` sentences
 a reader loads no vectors at all: each question finds its nearest sentences with the HNSW index and
-reads the vectors it scores (`pg_vectors.py`). Writing is in `pg_index.py`.
+reads the vectors it scores (`pg_vectors.py`); nor texts: it keeps the rows' offsets and the sentences'
+features, and reads its window's chunks and documents (`pg_texts.py`). Writing is in `pg_index.py`.
 """
 
 from __future__ import annotations
@@ -172,9 +173,9 @@ class PostgresStore(Store):
         return int(manifest["counts"]["sentences"]) > self._settings.approximate_threshold
 
     def _read(self, conn: psycopg.Connection[Any], manifest: dict[str, Any]) -> IndexData:
+        if self.approximate(manifest):
+            return self._read_large(conn, manifest)
         dim = int(manifest["dimension"])
-        approximate = self.approximate(manifest)
-        vector = sql.SQL("NULL::vector" if approximate else "embedding")
         documents: dict[str, Document] = {}
         for doc_id, text, meta, layout, content_hash in conn.execute(
             "SELECT doc_id, text, meta, layout, content_hash FROM citeqa_documents "
@@ -187,28 +188,22 @@ class PostgresStore(Store):
         chunk_vectors: list[np.ndarray] = []
         with conn.cursor(binary=True) as cur:
             cur.execute(
-                sql.SQL(
-                    "SELECT chunk_id, doc_id, text, start_offset, end_offset, sentences, {} "
-                    'FROM citeqa_chunks ORDER BY doc_id COLLATE "C", ord'
-                ).format(vector)
+                "SELECT chunk_id, doc_id, text, start_offset, end_offset, sentences, embedding "
+                'FROM citeqa_chunks ORDER BY doc_id COLLATE "C", ord'
             )
             for chunk_id, doc_id, text, start, end, spans, embedding in cur:
                 pairs = tuple(Span(spans[i], spans[i + 1]) for i in range(0, len(spans), 2))
                 chunks.append(Chunk(chunk_id, doc_id, text, start, end, pairs))
-                if embedding is not None:
-                    chunk_vectors.append(embedding.to_numpy())
+                chunk_vectors.append(embedding.to_numpy())
             cur.execute(
-                sql.SQL(
-                    "SELECT doc_id, start_offset, end_offset, {} "
-                    'FROM citeqa_sentences ORDER BY doc_id COLLATE "C", ord'
-                ).format(vector)
+                "SELECT doc_id, start_offset, end_offset, embedding "
+                'FROM citeqa_sentences ORDER BY doc_id COLLATE "C", ord'
             )
             sentences: list[SentenceRef] = []
             sentence_vectors: list[np.ndarray] = []
             for doc_id, start, end, embedding in cur:
                 sentences.append(SentenceRef(doc_id, start, end))
-                if embedding is not None:
-                    sentence_vectors.append(embedding.to_numpy())
+                sentence_vectors.append(embedding.to_numpy())
         counts = manifest["counts"]
         if (len(documents), len(chunks), len(sentences)) != (
             counts["documents"],
@@ -217,25 +212,44 @@ class PostgresStore(Store):
         ):
             raise IndexCorrupt(f"The index in {self.location} has inconsistent counts; {self.rebuild_hint()}")
         chunk_matrix = _matrix(chunk_vectors, dim)
-        fingerprint = Fingerprint(
-            manifest["model_id"],
-            manifest["model_checksum"],
-            dim,
-            manifest["chunking"],
-            manifest["cleaning_version"],
-        )
         return IndexData(
-            fingerprint=fingerprint,
+            fingerprint=_fingerprint(manifest),
             documents=documents,
             chunks=chunks,
             sentences=sentences,
             chunk_vectors=chunk_matrix,
             sentence_vectors=_matrix(sentence_vectors, dim),
-            # Above the threshold the chunks are searched in the database (`search_chunks`).
-            faiss=faiss.IndexFlatIP(dim)
-            if approximate
-            else faiss_index.build_index(chunk_matrix, self._settings),
+            faiss=faiss_index.build_index(chunk_matrix, self._settings),
             manifest=manifest,
+        )
+
+    def _read_large(self, conn: psycopg.Connection[Any], manifest: dict[str, Any]) -> IndexData:
+        """Above the threshold: no vector, no text kept (`pg_texts`); what a question needs of them
+        is read for its window."""
+        from vectorstore.stores import pg_texts
+
+        dim = int(manifest["dimension"])
+        try:
+            documents, chunks, sentences, features, words = pg_texts.load(
+                conn, pg_texts.Snapshot(self, manifest["generation"]), manifest["counts"]
+            )
+        except ValueError:
+            raise IndexCorrupt(
+                f"The index in {self.location} has inconsistent counts; {self.rebuild_hint()}"
+            ) from None
+        empty = np.zeros((0, dim), np.float32)
+        return IndexData(
+            fingerprint=_fingerprint(manifest),
+            documents=documents,
+            chunks=chunks,
+            sentences=sentences,
+            chunk_vectors=empty,
+            sentence_vectors=empty,
+            # The chunks are searched in the database (`search_chunks`).
+            faiss=faiss.IndexFlatIP(dim),
+            manifest=manifest,
+            features=features,
+            words=words,
         )
 
     def vectors(self, data: IndexData) -> Vectors:
@@ -345,6 +359,16 @@ def snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
+
+
+def _fingerprint(manifest: dict[str, Any]) -> Fingerprint:
+    return Fingerprint(
+        manifest["model_id"],
+        manifest["model_checksum"],
+        int(manifest["dimension"]),
+        manifest["chunking"],
+        manifest["cleaning_version"],
+    )
 
 
 def _matrix(rows: list[np.ndarray], dim: int) -> np.ndarray:
