@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorstore import faiss_index, generations, store
+from vectorstore import faiss_index, generations, store, texts
 from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
 from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
 from vectorstore.errors import CiteqaError, IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -297,6 +297,27 @@ def embed_split(
     )
 
 
+#: An update that keeps at least this share of the previous vectors keeps the previous IVF indexes'
+#: trained lists too (`faiss_index.build_index`'s `previous`); one that replaces more trains again.
+REUSE_LISTS_SHARE = 0.9
+
+
+def _reused_sentences(
+    sentences: Sequence[SentenceRef], reuse: set[str]
+) -> tuple[list[int], list[SentenceRef]]:
+    """The rows of `sentences` whose document is in `reuse`, and those sentences; a text store's rows
+    are selected on their array, not one Python object per row first."""
+    if isinstance(sentences, texts.Sentences):
+        keep = np.array([d in reuse for d in sentences.doc_ids], bool)
+        spans = np.asarray(sentences.spans)
+        rows = np.flatnonzero(keep[spans[:, 0]]) if len(spans) else np.zeros(0, np.int64)
+        ids = sentences.doc_ids
+        refs = [SentenceRef(ids[d], start, end) for d, start, end in spans[rows].tolist()]
+        return rows.tolist(), refs
+    rows_list = [i for i, s in enumerate(sentences) if s.doc_id in reuse]
+    return rows_list, [sentences[i] for i in rows_list]
+
+
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -317,9 +338,9 @@ def _assemble(
     if old is not None and reuse:
         old_chunks = list(old.chunks)  # one pass, in blocks, when they are read from a text store
         old_chunk_rows = [i for i, c in enumerate(old_chunks) if c.doc_id in reuse]
-        old_sent_rows = [i for i, s in enumerate(old.sentences) if s.doc_id in reuse]
+        old_sent_rows, reused = _reused_sentences(old.sentences, reuse)
         chunks.extend(old_chunks[i] for i in old_chunk_rows)
-        sentences.extend(old.sentences[i] for i in old_sent_rows)
+        sentences.extend(reused)
         chunk_rows.append(old.chunk_vectors[old_chunk_rows])
         sentence_rows.append(old.sentence_vectors[old_sent_rows])
 
@@ -337,15 +358,30 @@ def _assemble(
         chunks.extend(embedded.chunks)
         sentences.extend(embedded.sentences)
 
-    chunk_vectors = np.concatenate(chunk_rows) if chunk_rows else np.zeros((0, dim), np.float32)
-    sentence_vectors = np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, dim), np.float32)
+    # asarray: no copy of what is float32 already (a 400k-sentence index's vectors are 1.2 GB).
+    chunk_vectors = np.asarray(
+        np.concatenate(chunk_rows) if chunk_rows else np.zeros((0, dim), np.float32), np.float32
+    )
+    sentence_vectors = np.asarray(
+        np.concatenate(sentence_rows) if sentence_rows else np.zeros((0, dim), np.float32), np.float32
+    )
+    mostly_kept = (
+        old is not None
+        and bool(reuse)
+        and len(chunks) - len(split.chunks) >= REUSE_LISTS_SHARE * len(chunks)
+        and len(sentences) - len(split.sentences) >= REUSE_LISTS_SHARE * len(sentences)
+    )
     return IndexData(
         fingerprint=expected,
         documents=dict(sorted(documents.items())),
         chunks=chunks,
         sentences=sentences,
-        chunk_vectors=chunk_vectors.astype(np.float32),
-        sentence_vectors=sentence_vectors.astype(np.float32),
-        faiss=faiss_index.build_index(chunk_vectors.astype(np.float32), store_settings),
-        sentence_index=faiss_index.sentence_index(sentence_vectors, store_settings),
+        chunk_vectors=chunk_vectors,
+        sentence_vectors=sentence_vectors,
+        faiss=faiss_index.build_index(
+            chunk_vectors, store_settings, old.faiss if old is not None and mostly_kept else None
+        ),
+        sentence_index=faiss_index.sentence_index(
+            sentence_vectors, store_settings, old.sentence_index if old is not None and mostly_kept else None
+        ),
     )
