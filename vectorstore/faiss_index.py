@@ -21,19 +21,46 @@ import numpy as np
 from vectorstore.settings import StoreSettings
 
 
-def build_index(vectors: np.ndarray, settings: StoreSettings) -> faiss.Index:
-    """An index over `vectors` (n, d) float32; row i of `vectors` is id i."""
+def _centroids(previous: faiss.Index | None, nlist: int, dim: int) -> faiss.IndexFlatIP | None:
+    """A flat quantizer holding `previous`'s list centroids, when `previous` is a trained IVF index
+    with `nlist` lists over `dim` dimensions (inner product); else None (the caller trains)."""
+    if (
+        not isinstance(previous, faiss.IndexIVF)
+        or previous.nlist != nlist
+        or previous.d != dim
+        or previous.metric_type != faiss.METRIC_INNER_PRODUCT
+        or not previous.is_trained
+    ):
+        return None
+    quantizer = faiss.IndexFlatIP(dim)
+    quantizer.add(previous.quantizer.reconstruct_n(0, nlist))
+    return quantizer
+
+
+def build_index(
+    vectors: np.ndarray, settings: StoreSettings, previous: faiss.Index | None = None
+) -> faiss.Index:
+    """An index over `vectors` (n, d) float32; row i of `vectors` is id i.
+
+    Above the threshold an IVF index; `previous` (the last generation's, given by an update that kept
+    most vectors) lends its trained centroids when it has as many lists, instead of k-means again:
+    training was most of the chunk index's build, and a few changed documents hardly move the lists.
+    """
     n, dim = vectors.shape
     index: faiss.Index
     if n <= settings.approximate_threshold:
         index = faiss.IndexFlatIP(dim)
     else:
         nlist = int(4 * math.sqrt(n))
-        quantizer = faiss.IndexFlatIP(dim)
+        trained = _centroids(previous, nlist, dim) if isinstance(previous, faiss.IndexIVFFlat) else None
+        quantizer = trained if trained is not None else faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(n, size=min(n, nlist * 64), replace=False)]
-        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        if trained is not None:
+            index.is_trained = True
+        else:
+            rng = np.random.default_rng(0)
+            sample = vectors[rng.choice(n, size=min(n, nlist * 64), replace=False)]
+            index.train(np.ascontiguousarray(sample, dtype=np.float32))
         index.nprobe = settings.nprobe
     if n:
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -45,25 +72,37 @@ _TRAIN_PER_LIST = 40
 _ADD_BLOCK = 100_000
 
 
-def sentence_index(vectors: np.ndarray, settings: StoreSettings) -> faiss.Index | None:
+def sentence_index(
+    vectors: np.ndarray, settings: StoreSettings, previous: faiss.Index | None = None
+) -> faiss.Index | None:
     """An approximate index over sentence `vectors` (n, d), row i = id i; None at or below the
     settings' approximate threshold, where every sentence is scored exactly anyway.
 
     sqrt(n) lists (each then holds about sqrt(n) codes), at least 39 training points per list, and a
     share of the lists visited per query (`sentence_probe_share`); `vectors` may be a memory map: it is
-    read in blocks, never copied whole.
+    read in blocks, never copied whole. `previous`, as for `build_index`, lends its trained centroids
+    and 8-bit ranges when it has as many lists: the result is what training on its sample gave.
     """
     n, dim = vectors.shape
     if n <= settings.approximate_threshold:
         return None
     nlist = max(1, min(int(math.sqrt(n)), n // _TRAIN_PER_LIST))
-    quantizer = faiss.IndexFlatIP(dim)
+    same_kind = (
+        isinstance(previous, faiss.IndexIVFScalarQuantizer)
+        and previous.sq.qtype == faiss.ScalarQuantizer.QT_8bit
+    )
+    trained = _centroids(previous, nlist, dim) if same_kind else None
+    quantizer = trained if trained is not None else faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFScalarQuantizer(
         quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
-    rng = np.random.default_rng(0)
-    sample = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False))
-    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    if trained is not None and isinstance(previous, faiss.IndexIVFScalarQuantizer):
+        faiss.copy_array_to_vector(faiss.vector_to_array(previous.sq.trained), index.sq.trained)
+        index.is_trained = True
+    else:
+        rng = np.random.default_rng(0)
+        sample = np.sort(rng.choice(n, size=min(n, nlist * _TRAIN_PER_LIST), replace=False))
+        index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
     for start in range(0, n, _ADD_BLOCK):
         index.add(np.ascontiguousarray(vectors[start : start + _ADD_BLOCK], dtype=np.float32))
     index.nprobe = max(1, min(nlist, math.ceil(settings.sentence_probe_share * nlist)))
