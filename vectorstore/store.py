@@ -340,7 +340,9 @@ def language_means(data: IndexData) -> dict[str, dict[str, Any]]:
     counts = np.bincount(of, minlength=len(codes))
     for start in range(0, len(of), 200_000):  # the vectors may be a memory map: read in blocks
         block = np.asarray(data.sentence_vectors[start : start + 200_000], dtype=np.float64)
-        np.add.at(sums, of[start : start + 200_000], block)
+        which = of[start : start + 200_000]
+        # One product per block (np.add.at, row by row, took 7.5 s of an update at 400k sentences).
+        sums += (which[None, :] == np.arange(len(codes))[:, None]).astype(np.float64) @ block
     return {
         code: {"count": int(counts[i]), "mean": (sums[i] / max(counts[i], 1)).astype(np.float32).tolist()}
         for i, code in enumerate(codes)

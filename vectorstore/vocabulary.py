@@ -83,11 +83,12 @@ _SCHEMA = (
 def write_tables(db: sqlite3.Connection, texts: Iterable[str]) -> None:
     """Create and fill the vocabulary tables from `texts`, one text at a time (memory: the distinct
     words of the collection, not its texts)."""
-    words: set[str] = set()
+    raw: set[str] = set()
     numbers: set[str] = set()
     for text in texts:
-        words.update(fold(w) for w in WORD.findall(text))
+        raw.update(WORD.findall(text))
         numbers.update(NUMBER.findall(text))
+    words = {fold(w) for w in raw}  # folded once per distinct word, not per occurrence
     for statement in _SCHEMA:
         db.execute(statement)
     db.executemany("INSERT INTO words VALUES (?)", ((w,) for w in sorted(words)))
