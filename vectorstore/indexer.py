@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vectorstore import faiss_index, generations, store, texts
+from vectorstore import faiss_index, generations, store
 from vectorstore.build_lock import ProgressFactory, build_lock, recording_progress
 from vectorstore.changes import BuildReport, compare, present_paths, read_documents, settle_removals
 from vectorstore.errors import CiteqaError, IndexCorrupt, IndexMismatch, IndexNotBuilt
@@ -28,6 +28,7 @@ from vectorstore.models.embedding import Embedder
 from vectorstore.settings import ChunkingSettings, StoreSettings
 from vectorstore.store import Fingerprint, IndexData, SentenceRef
 from vectorstore.types import Chunk, Document, content_hash
+from vectorstore.vector_rows import Rows, gather, reused_sentences
 
 
 def fingerprint_for(embedder: Embedder, chunking: ChunkingSettings) -> Fingerprint:
@@ -302,45 +303,6 @@ def embed_split(
 REUSE_LISTS_SHARE = 0.9
 
 
-#: Vectors to put together: an array and the rows of it to take (None: all of them).
-Rows = tuple[np.ndarray, list[int] | None]
-
-
-def _gather(parts: Sequence[Rows], dim: int) -> np.ndarray:
-    """The rows of `parts` one after another as one float32 matrix, copied once: a 400k-sentence
-    index's vectors are 1.2 GB, and each extra copy (a selection, then a concatenation, then a cast)
-    is that much more memory at the build's peak. A single whole float32 array is not copied."""
-    if len(parts) == 1 and parts[0][1] is None:
-        return np.asarray(parts[0][0], np.float32)
-    total = sum(len(array) if rows is None else len(rows) for array, rows in parts)
-    out = np.empty((total, dim), np.float32)
-    at = 0
-    for array, rows in parts:
-        n = len(array) if rows is None else len(rows)
-        if rows is None:
-            out[at : at + n] = array
-        elif n:  # mode="clip": the rows are valid; "raise" would buffer a second copy of `out`
-            np.take(array, rows, axis=0, out=out[at : at + n], mode="clip")
-        at += n
-    return out
-
-
-def _reused_sentences(
-    sentences: Sequence[SentenceRef], reuse: set[str]
-) -> tuple[list[int], list[SentenceRef]]:
-    """The rows of `sentences` whose document is in `reuse`, and those sentences; a text store's rows
-    are selected on their array, not one Python object per row first."""
-    if isinstance(sentences, texts.Sentences):
-        keep = np.array([d in reuse for d in sentences.doc_ids], bool)
-        spans = np.asarray(sentences.spans)
-        rows = np.flatnonzero(keep[spans[:, 0]]) if len(spans) else np.zeros(0, np.int64)
-        ids = sentences.doc_ids
-        refs = [SentenceRef(ids[d], start, end) for d, start, end in spans[rows].tolist()]
-        return rows.tolist(), refs
-    rows_list = [i for i, s in enumerate(sentences) if s.doc_id in reuse]
-    return rows_list, [sentences[i] for i in rows_list]
-
-
 def _assemble(
     documents: dict[str, Document],
     reuse: set[str],
@@ -361,7 +323,7 @@ def _assemble(
     if old is not None and reuse:
         old_chunks = list(old.chunks)  # one pass, in blocks, when they are read from a text store
         old_chunk_rows = [i for i, c in enumerate(old_chunks) if c.doc_id in reuse]
-        old_sent_rows, reused = _reused_sentences(old.sentences, reuse)
+        old_sent_rows, reused = reused_sentences(old.sentences, reuse)
         chunks.extend(old_chunks[i] for i in old_chunk_rows)
         sentences.extend(reused)
         chunk_rows.append((old.chunk_vectors, old_chunk_rows))
@@ -381,8 +343,8 @@ def _assemble(
         chunks.extend(embedded.chunks)
         sentences.extend(embedded.sentences)
 
-    chunk_vectors = _gather(chunk_rows, dim)
-    sentence_vectors = _gather(sentence_rows, dim)
+    chunk_vectors = gather(chunk_rows, dim)
+    sentence_vectors = gather(sentence_rows, dim)
     mostly_kept = (
         old is not None
         and bool(reuse)
