@@ -77,7 +77,7 @@ def test_above_the_threshold_the_folder_keeps_an_ann_index_and_maps_its_vectors(
     assert not exact.vectors.approximate and "sentence_index" not in exact.data.manifest
     assert ann.vectors.approximate
     recorded = ann.data.manifest["sentence_index"]
-    assert recorded["kind"] == "ivf-sq8" and recorded["ntotal"] == len(ann.data.sentences)
+    assert recorded["kind"] == "ivf-pq4-fastscan" and recorded["ntotal"] == len(ann.data.sentences)
     assert recorded["nprobe"] == recorded["nlist"] == 8  # sqrt(341) lists, but 40 training points each
     assert recorded["faiss_version"] and set(recorded["language_means"]) == {"de", "nl"}
     assert isinstance(ann.data.sentence_vectors, np.memmap)
