@@ -288,7 +288,7 @@ def sweep(engine: Any, queries: np.ndarray, truth: np.ndarray) -> dict[str, tupl
     index = getattr(engine.vectors, "data", None) and engine.vectors.data.sentence_index
     if index is not None:
         default = index.nprobe
-        for share in (16, 8, 4):
+        for share in (16, 8, 4, 2):
             index.nprobe = max(1, index.nlist // share)
             out[f"nprobe={index.nprobe}/{index.nlist}"] = search_only(engine, queries, truth)
         index.nprobe = default
