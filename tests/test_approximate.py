@@ -1,6 +1,6 @@
 """Above the approximate threshold: an ANN sentence index, and each question scores only its window.
 
-With the fake embedder and a threshold of one sentence, the folder builds its IVF-SQ8 sentence index,
+With the fake embedder and a threshold of one sentence, the folder builds its IVF fast-scan index,
 memory-maps its vectors, and answers every gold question on the seeds exactly as the exact scan does
 (the PostgreSQL side of the same check is in `test_store_postgres.py`).
 """

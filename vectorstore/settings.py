@@ -72,8 +72,9 @@ class StoreSettings(Section):
         50_000,
         ge=1,
         description="Above this many sentences no question compares every sentence vector: the folder "
-        "keeps an approximate sentence index (IVF-SQ8) and maps its vector files, PostgreSQL answers "
-        "without loading vectors, and a question scores only the sentences near its nearest hits "
+        "keeps an approximate sentence index (IVF over fast-scan product codes) and maps its vector "
+        "files, PostgreSQL answers without loading vectors, and a question scores only the sentences "
+        "near its nearest hits "
         "(see qa.retrieve.window). Above this many chunks the folder's chunk index is IVF too.",
     )
     nprobe: int = Field(32, ge=1, description="IVF lists of the chunk index visited per query.")
