@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import cast
 
 import faiss
 import numpy as np
@@ -97,13 +98,16 @@ def sentence_index(
     nlist = max(1, min(int(math.sqrt(n)), n // _TRAIN_PER_LIST))
     fast = dim % 8 == 0
     kind = faiss.IndexIVFPQFastScan if fast else faiss.IndexIVFScalarQuantizer
-    index: faiss.Index
+    index: faiss.IndexIVF
     if (
         isinstance(previous, kind)
         and _centroids(previous, nlist, dim) is not None
-        and (fast or previous.sq.qtype == faiss.ScalarQuantizer.QT_8bit)
+        and (
+            isinstance(previous, faiss.IndexIVFPQFastScan)
+            or previous.sq.qtype == faiss.ScalarQuantizer.QT_8bit
+        )
     ):
-        index = faiss.clone_index(previous)
+        index = cast(faiss.IndexIVF, faiss.clone_index(previous))  # clone_index returns the same kind
         index.reset()
     else:
         quantizer = faiss.IndexFlatIP(dim)

@@ -224,11 +224,53 @@ class LazyChunks(Sequence[Chunk]):
         self.doc_ids = doc_ids
         self._count = count
         self._cache: OrderedDict[int, Chunk] = OrderedDict()
+        self._row_of: dict[str, int] = {}  # chunk id → row, of the cached chunks
         self._lock = threading.Lock()
 
-    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
-        """The chunks of `rows`, in one query."""
+    def read_rows(self, rows: list[int]) -> dict[int, Chunk]:
+        """The chunks of `rows` (ascending, in range) from the store, in one query."""
         raise NotImplementedError
+
+    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
+        """The chunks of `rows`: those not read lately in one query (`read_rows`), kept for the next
+        reads of the same question (its passages, quotes and citations ask again)."""
+        wanted = sorted({int(r) for r in rows})
+        if any(not 0 <= r < self._count for r in wanted):
+            raise IndexError(f"chunk row out of range (0..{self._count - 1})")
+        out: dict[int, Chunk] = {}
+        with self._lock:
+            for row in wanted:
+                chunk = self._cache.get(row)
+                if chunk is not None:
+                    self._cache.move_to_end(row)
+                    out[row] = chunk
+        missing = [row for row in wanted if row not in out]
+        if missing:
+            read = self.read_rows(missing)
+            if len(read) != len(missing):
+                raise self.lost()
+            out.update(read)
+            if len(missing) <= CACHED_CHUNKS:  # not a whole-index pass (`__iter__`)
+                with self._lock:
+                    self._cache.update(read)
+                    self._row_of.update((chunk.id, row) for row, chunk in read.items())
+                    while len(self._cache) > CACHED_CHUNKS:
+                        self._row_of.pop(self._cache.popitem(last=False)[1].id, None)
+        return {row: out[row] for row in wanted}
+
+    def lost(self) -> Exception:
+        """The error for rows the store no longer has."""
+        raise NotImplementedError
+
+    def cached(self) -> list[int]:
+        """The rows of the chunks held in memory now (what questions have read lately)."""
+        with self._lock:
+            return list(self._cache)
+
+    def row_of(self, chunk_id: str) -> int | None:
+        """The row of a chunk a question has read lately (no query), else None."""
+        with self._lock:
+            return self._row_of.get(chunk_id)
 
     def rows(self) -> Mapping[str, int]:
         """Chunk id → row."""
@@ -297,19 +339,10 @@ class Chunks(LazyChunks):
         super().__init__(doc_ids, count)
         self.texts = texts
 
-    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
-        """The chunks of `rows`: those not read lately in one query."""
-        wanted = sorted({int(r) for r in rows})
+    def read_rows(self, rows: list[int]) -> dict[int, Chunk]:
         out: dict[int, Chunk] = {}
-        with self._lock:
-            for row in wanted:
-                chunk = self._cache.get(row)
-                if chunk is not None:
-                    self._cache.move_to_end(row)
-                    out[row] = chunk
-        missing = [row for row in wanted if row not in out]
-        for i in range(0, len(missing), 900):  # SQLite's limit on bound parameters
-            part = missing[i : i + 900]
+        for i in range(0, len(rows), 900):  # SQLite's limit on bound parameters
+            part = rows[i : i + 900]
             marks = ",".join("?" * len(part))
             for row, chunk_id, doc_num, start, end, text, spans in self.texts.query(
                 f"SELECT row, id, doc_num, start, end, text, spans FROM chunks WHERE row IN ({marks})", part
@@ -323,15 +356,10 @@ class Chunks(LazyChunks):
                     end,
                     tuple(Span(pairs[j], pairs[j + 1]) for j in range(0, len(pairs), 2)),
                 )
-        if len(out) != len(wanted):
-            raise IndexCorrupt(f"The index's text store {self.texts.path} has lost chunks; {self.texts.hint}")
-        if len(missing) <= CACHED_CHUNKS:  # not a whole-index pass (`__iter__`)
-            with self._lock:
-                for row in missing:
-                    self._cache[row] = out[row]
-                while len(self._cache) > CACHED_CHUNKS:
-                    self._cache.popitem(last=False)
-        return {row: out[row] for row in wanted}
+        return out
+
+    def lost(self) -> Exception:
+        return IndexCorrupt(f"The index's text store {self.texts.path} has lost chunks; {self.texts.hint}")
 
     def rows(self) -> Mapping[str, int]:
         return ChunkRows(self)

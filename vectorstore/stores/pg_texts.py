@@ -17,9 +17,7 @@ a one-line error (the next one loads the new index) rather than quote a text the
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,9 +31,6 @@ from vectorstore.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     from vectorstore.stores.postgres import PostgresStore
-
-#: Chunks kept after a question read them: its passages are read again, one by one, as it is answered.
-CACHED_CHUNKS = 1024
 
 #: True while the database is at the snapshot's generation: part of every per-question read.
 _CURRENT = (
@@ -130,36 +125,13 @@ class PgChunks(LazyChunks):
         self._snapshot = snapshot
         self.first = first
         self.starts = starts
-        self._cache: OrderedDict[int, Chunk] = OrderedDict()
-        self._row_of: dict[str, int] = {}  # chunk id → row, of the cached chunks
-        self._lock = threading.Lock()
 
     def document_of(self, rows: np.ndarray) -> np.ndarray:
         """The document number of each chunk row."""
         return np.searchsorted(self.first, rows, side="right") - 1
 
-    def cached(self) -> list[int]:
-        """The rows of the chunks held in memory now (what questions have read lately)."""
-        with self._lock:
-            return list(self._cache)
-
-    def many(self, rows: Iterable[int]) -> dict[int, Chunk]:
-        wanted = sorted({int(r) for r in rows})
-        if any(not 0 <= r < self._count for r in wanted):
-            raise IndexError(f"chunk row out of range (0..{self._count - 1})")
-        out: dict[int, Chunk] = {}
-        with self._lock:
-            for r in wanted:
-                chunk = self._cache.get(r)
-                if chunk is not None:
-                    self._cache.move_to_end(r)
-                    out[r] = chunk
-        missing = np.array([r for r in wanted if r not in out], np.int64)
-        if len(missing):
-            out.update(self._read(missing))
-        return {r: out[r] for r in wanted}
-
-    def _read(self, rows: np.ndarray) -> dict[int, Chunk]:
+    def read_rows(self, wanted: list[int]) -> dict[int, Chunk]:
+        rows = np.array(wanted, np.int64)
         docs = self.document_of(rows)
         found = self._snapshot.query(
             "SELECT k.row, c.chunk_id, c.text, c.start_offset, c.end_offset, c.sentences "
@@ -178,19 +150,10 @@ class PgChunks(LazyChunks):
                 raise self._snapshot.changed()
             pairs = tuple(Span(spans[i], spans[i + 1]) for i in range(0, len(spans), 2))
             out[row] = Chunk(chunk_id, self.doc_ids[document[row]], text, start, end, pairs)
-        if len(out) != len(rows):
-            raise self._snapshot.changed()
-        with self._lock:
-            self._cache.update(out)
-            self._row_of.update((chunk.id, row) for row, chunk in out.items())
-            while len(self._cache) > CACHED_CHUNKS:
-                self._row_of.pop(self._cache.popitem(last=False)[1].id, None)
         return out
 
-    def row_of(self, chunk_id: str) -> int | None:
-        """The row of a chunk a question has read lately (no query), else None."""
-        with self._lock:
-            return self._row_of.get(chunk_id)
+    def lost(self) -> Exception:
+        return self._snapshot.changed()
 
     def rows(self) -> Mapping[str, int]:
         return PgChunkRows(self, self._snapshot)
